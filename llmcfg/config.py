@@ -1,0 +1,55 @@
+"""Settings read from the environment (every one optional; README lists the defaults)."""
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com/v1",
+    "openrouter": "https://openrouter.ai/api/v1",
+}
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Return a stable session secret: the env setting, else one generated into the instance folder."""
+    if os.environ.get("LLMCFG_SECRET_KEY"):
+        return os.environ["LLMCFG_SECRET_KEY"]
+    path = instance_path / "secret_key"
+    if not path.exists():
+        write_private_file(path, secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write a file only its owner can read (mode 0600 from the start, never world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def settings_from_env(instance_path: str) -> dict:
+    """Build the Flask config mapping from LLMCFG_* environment variables."""
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    env = os.environ
+    return {
+        "SECRET_KEY": _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": env.get("LLMCFG_DATABASE_URL")
+        or f"sqlite:///{instance / 'llmcfg.sqlite'}",
+        "LLMCFG_ENCRYPTION_KEY": env.get("LLMCFG_ENCRYPTION_KEY"),
+        "LLMCFG_CATALOG_TTL": int(env.get("LLMCFG_CATALOG_TTL", "600")),
+        "LLMCFG_BASE_URLS": {
+            provider: env.get(f"LLMCFG_{provider.upper()}_BASE_URL", default).rstrip("/")
+            for provider, default in DEFAULT_BASE_URLS.items()
+        },
+        "LLMCFG_ALLOW_PRIVATE_BASE_URLS": _flag(env.get("LLMCFG_ALLOW_PRIVATE_BASE_URLS")),
+        "LLMCFG_REDIS_URL": env.get("LLMCFG_REDIS_URL"),
+    }

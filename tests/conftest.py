@@ -1,0 +1,40 @@
+"""Shared fixtures: an app on a fresh SQLite file, its client and CLI runner, and seeded data."""
+
+import pytest
+from cryptography.fernet import Fernet
+
+from llmcfg import create_app
+from llmcfg.db import db
+
+pytest_plugins = ["tests.fixtures"]
+
+
+@pytest.fixture
+def app(tmp_path):
+    instance = tmp_path / "instance"
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'test.sqlite'}",
+            "LLMCFG_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "LLMCFG_ALLOW_PRIVATE_BASE_URLS": True,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
