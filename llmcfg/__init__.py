@@ -28,11 +28,12 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    from . import cli, crypto, db, errors
+    from . import cli, cooldown, crypto, db, errors
     from .auth import init_app as init_auth
 
     db.init_app(app)
     crypto.init_app(app)
+    cooldown.init_app(app)
     init_auth(app)
     errors.init_app(app)
     cli.init_app(app)

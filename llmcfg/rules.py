@@ -142,3 +142,23 @@ def effective_config(
         f"No LLM config is set for {what}, its course or the organization default. "
         "An instructor can assign one on the organization page."
     )
+
+
+def assign_config(config: LLMConfig | None, *, organization: Organization | None = None,
+                  course: Course | None = None, homework: Homework | None = None) -> None:
+    """Make config the organization default, or a course's or homework's config (None clears it).
+
+    The caller has already scoped every object to one organization; this refuses a mix anyway.
+    """
+    targets = [t for t in (organization, course, homework) if t is not None]
+    if len(targets) != 1:
+        raise ValueError("assign to exactly one of organization, course or homework")
+    target = targets[0]
+    org_id = target.course.organization_id if isinstance(target, Homework) else (
+        target.id if isinstance(target, Organization) else target.organization_id)
+    if config is not None and config.organization_id != org_id:
+        raise FallbackRuleError(f"No config with id {config.id} in this organization.")
+    if isinstance(target, Organization):
+        target.default_llm_config = config
+    else:
+        target.llm_config = config
