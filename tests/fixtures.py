@@ -3,12 +3,15 @@
 from dataclasses import dataclass
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from llmcfg.crypto import secret_hint, vault
 from llmcfg.db import db
 from llmcfg.models import Course, Homework, LLMConfig, Organization, OrganizationCredential, User
 
 PASSWORD = "correct horse battery"
+# A cheap hash of PASSWORD for seeded users: the real default (scrypt) would slow every test.
+FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 
 @dataclass
@@ -25,9 +28,9 @@ class Org:
 def make_org(slug: str, key: str = "sk-test-0000000000000000abcd", provider: str = "openai") -> Org:
     org = Organization(name=slug.title(), slug=slug)
     admin = User(email=f"admin@{slug}.edu", organization=org, role="admin")
-    admin.set_password(PASSWORD)
+    admin.password_hash = FAST_HASH
     instructor = User(email=f"teacher@{slug}.edu", organization=org, role="instructor")
-    instructor.set_password(PASSWORD)
+    instructor.password_hash = FAST_HASH
     cred = OrganizationCredential(
         organization=org, provider=provider, label=f"{slug} key",
         secret_ciphertext=vault().encrypt(key), secret_hint=secret_hint(key),

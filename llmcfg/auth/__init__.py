@@ -1,7 +1,7 @@
 """Accounts: sessions (Flask-Login), first-run setup, personal API tokens, and the CSRF gate."""
 
 from flask import Blueprint, abort, g, request
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from ..db import db
@@ -48,6 +48,8 @@ def _authenticate_and_check_csrf():
             abort(401, "That API token is not valid (it may have been revoked).")
         g._login_user = user  # Flask-Login's per-request slot: the session is not consulted
         return
+    if request.path.startswith("/api/") and not current_user.is_authenticated:
+        return  # nothing to forge without a session; the view answers 401
     if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
         csrf.protect()
 

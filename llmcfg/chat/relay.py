@@ -1,0 +1,119 @@
+"""Relay engine events to a client as Server-Sent Events, with heartbeats and clean cancellation.
+
+The engine runs in a worker thread so the response can send `: ping` while the upstream is silent
+(a blocking upstream read cannot). When the client goes away the WSGI server closes our generator;
+its `finally` cancels the walk and shuts the live upstream socket, so no upstream connection
+outlives its client by more than one heartbeat.
+"""
+
+import contextvars
+import json
+import logging
+import queue
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from ..fallback import ChatEvent
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0
+_END = object()
+_current: contextvars.ContextVar["StreamHandle | None"] = contextvars.ContextVar("llmcfg_stream", default=None)
+
+
+class StreamHandle:
+    """The upstream responses of one chat stream, so another thread can cut them off."""
+
+    def __init__(self):
+        self.cancelled = threading.Event()
+        self.responses: list[httpx.Response] = []
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        for response in list(self.responses):
+            if response.is_closed:
+                continue  # finished responses may already serve another request from the pool
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes the worker's blocked read at once
+                except OSError:
+                    pass
+
+
+def register_response(response: httpx.Response) -> None:
+    """httpx response hook: remember the live upstream response of the stream running here."""
+    handle = _current.get()
+    if handle is not None:
+        handle.responses.append(response)
+
+
+def install(client: httpx.Client) -> None:
+    hooks = client.event_hooks
+    if register_response not in hooks["response"]:
+        hooks["response"].append(register_response)
+        client.event_hooks = hooks
+
+
+def format_event(event: ChatEvent) -> str:
+    return f"event: {event.event}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
+
+
+def internal_error() -> ChatEvent:
+    return ChatEvent("error", {"message": "The chat stopped because of an internal error; please try again.",
+                               "reason": "internal_error", "attempts": []})
+
+
+def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_event: Callable[[ChatEvent], None],
+          heartbeat: float = HEARTBEAT_S) -> Iterator[str]:
+    """Yield SSE text for the events produce() makes; always end with exactly one done or error.
+
+    produce receives a `cancelled()` callable; after_event runs in the response thread after
+    each event is sent (the caller writes fallback rows there, off the worker's path).
+    """
+    events: queue.Queue = queue.Queue()
+    handle = StreamHandle()
+
+    def work() -> None:
+        _current.set(handle)
+        try:
+            for event in produce(handle.cancelled.is_set):
+                if handle.cancelled.is_set():
+                    break
+                events.put(event)
+                if event.terminal:
+                    break
+        except Exception:
+            log.exception("chat engine failed")
+        finally:
+            events.put(_END)
+
+    worker = threading.Thread(target=work, name="llmcfg-chat", daemon=True)
+    terminal = False
+    try:
+        yield ": connected\n\n"
+        worker.start()
+        while not terminal:
+            try:
+                event = events.get(timeout=heartbeat)
+            except queue.Empty:
+                yield ": ping\n\n"
+                continue
+            if event is _END:
+                break
+            terminal = event.terminal
+            yield format_event(event)
+            after_event(event)
+        if not terminal:
+            # The engine always ends with done or error; this guards against a bug, never silence.
+            event = internal_error()
+            yield format_event(event)
+            after_event(event)
+    finally:
+        if worker.is_alive():
+            handle.cancel()

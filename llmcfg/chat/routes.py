@@ -1,0 +1,90 @@
+import json
+
+from flask import Response, abort, jsonify, render_template, request, stream_with_context
+from flask_login import current_user, login_required
+
+from ..models import Course, Homework, LLMConfig
+from ..scoping import scoped_all
+from . import bp
+from .relay import relay
+from .service import ChatInputError, build_engine, chain_targets, resolve, validate_messages
+from .transcript import Transcript
+
+
+def _input_error(exc: ChatInputError):
+    return jsonify(error=str(exc), status=exc.status), exc.status
+
+
+@bp.post("/api/chat/stream")
+@login_required
+def stream():
+    """Stream one answer as Server-Sent Events, switching to the backup when the primary fails."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _input_error(ChatInputError('Send a JSON object with "messages" and a "config_id", "homework_id" or "course_id".'))
+    try:
+        messages = validate_messages(payload.get("messages"))
+        chosen = resolve(payload, current_user.organization_id)
+    except ChatInputError as exc:
+        return _input_error(exc)
+    targets = chain_targets(chosen.config)
+    engine, engagements = build_engine(current_user.organization_id)
+
+    def after_event(event):
+        if event.event in ("fallback", "error"):
+            engagements.flush()
+
+    def body():
+        try:
+            yield from relay(lambda cancelled: engine.stream(targets, messages, cancelled), after_event)
+        finally:
+            engagements.flush()
+
+    return Response(
+        stream_with_context(body()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _choices():
+    return {
+        "homeworks": scoped_all(Homework),
+        "courses": scoped_all(Course),
+        "configs": scoped_all(LLMConfig),
+    }
+
+
+def _selection(form) -> dict:
+    kind, _, ident = (form.get("target") or "").partition(":")
+    if kind not in ("config", "homework", "course") or not ident:
+        return {}
+    return {f"{kind}_id": ident}
+
+
+@bp.route("/chat", methods=["GET", "POST"])
+@login_required
+def page():
+    """Chat with a homework's, course's or config's model (streams with JavaScript, posts without)."""
+    transcript, error, history = None, None, []
+    target = request.values.get("target", "")
+    if request.method == "POST":
+        try:
+            history = json.loads(request.form.get("history") or "[]")
+        except ValueError:
+            abort(400, "The conversation history could not be read.")
+        message = (request.form.get("message") or "").strip()
+        try:
+            messages = validate_messages([*history, {"role": "user", "content": message}])
+            chosen = resolve(_selection(request.form), current_user.organization_id)
+        except ChatInputError as exc:
+            error = str(exc)
+        else:
+            engine, engagements = build_engine(current_user.organization_id)
+            transcript = Transcript.collect(engine.stream(chain_targets(chosen.config), messages))
+            engagements.flush()
+            history = messages + ([{"role": "assistant", "content": transcript.text}] if transcript.ok else [])
+    return render_template(
+        "chat/page.html", **_choices(), target=target, transcript=transcript, error=error,
+        history=history, history_json=json.dumps(history),
+    )

@@ -1,0 +1,152 @@
+"""Resolve what a chat request names into a chain of targets, and build the engine for it.
+
+Shared by the streaming endpoint, the no-JavaScript chat page and the CLI. Loading is a fixed
+number of queries: every config of the organization with its credential, then the homework or
+course with its parents; the chain is then walked in memory (design: queries do not grow with
+chain length or inheritance depth).
+"""
+
+import threading
+from dataclasses import dataclass
+
+import sqlalchemy.orm as so
+from flask import current_app
+
+from ..cooldown import cooldowns
+from ..db import db
+from ..fallback import Engagement, FallbackEngine
+from ..models import Course, FallbackEvent, Homework, LLMConfig
+from ..providers.base import ChatTarget
+from ..rules import EffectiveConfig, NoConfigError, effective_config, fallback_chain
+from ..scoping import scoped_select
+
+ROLES = {"user", "assistant", "system"}
+MAX_MESSAGES = 200
+MAX_CHARS = 200_000
+
+
+class ChatInputError(ValueError):
+    """Bad chat input, answered before any stream starts (status is the HTTP status to use)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def validate_messages(messages) -> list[dict]:
+    if not isinstance(messages, list) or not messages:
+        raise ChatInputError('"messages" must be a non-empty list of {"role", "content"} objects.')
+    if len(messages) > MAX_MESSAGES:
+        raise ChatInputError(f"At most {MAX_MESSAGES} messages per request.", 413)
+    clean, total = [], 0
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise ChatInputError(f'Message {i + 1} needs a "role" of user, assistant or system.')
+        content = message.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise ChatInputError(f'Message {i + 1} needs non-empty text in "content".')
+        total += len(content)
+        clean.append({"role": message["role"], "content": content})
+    if total > MAX_CHARS:
+        raise ChatInputError(f"The conversation is too long (over {MAX_CHARS} characters).", 413)
+    if clean[-1]["role"] != "user":
+        raise ChatInputError("The last message must be the user's.")
+    return clean
+
+
+def _as_id(payload: dict, key: str) -> int:
+    value = payload[key]
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ChatInputError(f'"{key}" must be a whole number.')
+    return int(value)
+
+
+def resolve(payload: dict, org_id: int) -> EffectiveConfig:
+    """Find the config that fires for config_id, homework_id or course_id within one organization."""
+    given = [k for k in ("config_id", "homework_id", "course_id") if payload.get(k) not in (None, "")]
+    if len(given) != 1:
+        raise ChatInputError('Name exactly one of "config_id", "homework_id" or "course_id".')
+    key = given[0]
+    ident = _as_id(payload, key)
+    configs = {
+        c.id: c
+        for c in db.session.scalars(
+            scoped_select(LLMConfig, org_id).options(so.selectinload(LLMConfig.credential))
+        )
+    }
+    if key == "config_id":
+        if ident not in configs:
+            raise ChatInputError(f"No config with id {ident} in your organization.", 404)
+        return EffectiveConfig(configs[ident], "config", configs[ident].name)
+    if key == "homework_id":
+        homework = db.session.scalar(
+            scoped_select(Homework, org_id)
+            .where(Homework.id == ident)
+            .options(so.joinedload(Homework.course).joinedload(Course.organization))
+        )
+        if homework is None:
+            raise ChatInputError(f"No homework with id {ident} in your organization.", 404)
+        where = {"homework": homework}
+    else:
+        course = db.session.scalar(
+            scoped_select(Course, org_id).where(Course.id == ident).options(so.joinedload(Course.organization))
+        )
+        if course is None:
+            raise ChatInputError(f"No course with id {ident} in your organization.", 404)
+        where = {"course": course}
+    try:
+        return effective_config(**where)
+    except NoConfigError as exc:
+        raise ChatInputError(str(exc), 422) from None
+
+
+def chain_targets(config: LLMConfig) -> list[ChatTarget]:
+    from ..providers import target_from_config
+
+    return [target_from_config(c) for c in fallback_chain(config)]
+
+
+class EngagementLog:
+    """Collect engagements from the engine's thread; write them as fallback_events rows later."""
+
+    def __init__(self, organization_id: int):
+        self.organization_id = organization_id
+        self._pending: list[Engagement] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, engagement: Engagement) -> None:
+        with self._lock:
+            self._pending.append(engagement)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        db.session.add_all(
+            FallbackEvent(
+                organization_id=self.organization_id, from_config_id=e.from_config_id, to_config_id=e.to_config_id,
+                reason=e.reason, status_code=e.status, elapsed_ms=e.elapsed_ms,
+            )
+            for e in pending
+        )
+        db.session.commit()
+
+
+def build_engine(organization_id: int, app=None) -> tuple[FallbackEngine, EngagementLog]:
+    """Return an engine bound to this app's settings, HTTP client and cooldown store."""
+    from ..providers import http_client, provider_for
+
+    app = app or current_app._get_current_object()
+    base_urls = dict(app.config["LLMCFG_BASE_URLS"])
+    allow_private = bool(app.config["LLMCFG_ALLOW_PRIVATE_BASE_URLS"])
+    client = http_client(app)
+    from .relay import install
+
+    install(client)
+
+    def adapter(target: ChatTarget):
+        return provider_for(target.credential, base_urls=base_urls, allow_private=allow_private, client=client)
+
+    log = EngagementLog(organization_id)
+    return FallbackEngine(adapter, cooldowns(app), log), log
