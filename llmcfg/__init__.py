@@ -41,4 +41,10 @@ def create_app(test_config=None):
     from .admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from .providers.views import bp as providers_bp
+
+    app.register_blueprint(providers_bp)
+    from .chat import bp as chat_bp
+
+    app.register_blueprint(chat_bp)
     return app

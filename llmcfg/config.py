@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 DEFAULT_BASE_URLS = {
@@ -21,18 +22,35 @@ def _secret_key(instance_path: Path) -> str:
         return os.environ["LLMCFG_SECRET_KEY"]
     path = instance_path / "secret_key"
     if not path.exists():
-        write_private_file(path, secrets.token_hex(32))
+        write_private_file(path, secrets.token_hex(32), exclusive=True)
     return path.read_text().strip()
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write a file only its owner can read (mode 0600 from the start, never world-readable)."""
+def write_private_file(path: Path, text: str, *, exclusive: bool = False) -> bool:
+    """Write a file only its owner can read (mode 0600 from the start, never world-readable).
+
+    The text goes to a unique temporary file, is flushed to disk, then moved into place, so a
+    crash leaves either the old file or the new one. With exclusive=True an existing file wins
+    (several workers starting at once agree on one secret); return whether this call wrote it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp creates 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if not exclusive:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)  # atomic create-if-absent
+            return True
+        except FileExistsError:
+            return False
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def settings_from_env(instance_path: str) -> dict:

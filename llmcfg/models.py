@@ -55,6 +55,10 @@ class User(UserMixin, db.Model):
     def normalize_email(email: str) -> str:
         return email.strip().lower()
 
+    @so.validates("email")
+    def _store_normalized_email(self, key: str, email: str) -> str:
+        return self.normalize_email(email)
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 

@@ -32,7 +32,7 @@ def fallback_chain(config: LLMConfig, max_hops: int = MAX_FALLBACK_HOPS) -> list
     """
     chain, seen = [config], {config.id}
     current = config
-    while current.fallback_llm_config_id is not None and len(chain) <= max_hops:
+    while len(chain) <= max_hops:
         nxt = current.fallback
         if nxt is None or nxt.id in seen or nxt.organization_id != config.organization_id:
             break
@@ -73,7 +73,8 @@ def _longest_path_to(config: LLMConfig) -> list[LLMConfig]:
 def check_fallback(config: LLMConfig, fallback_id: int | None) -> LLMConfig | None:
     """Answer "may config fall back to fallback_id?": return the fallback, or raise FallbackRuleError.
 
-    fallback_id None means "no fallback" and is always allowed.
+    fallback_id None means "no fallback" and is always allowed. config may be unsaved (no id yet);
+    its organization_id must be set.
     """
     if fallback_id is None:
         return None
@@ -86,10 +87,18 @@ def check_fallback(config: LLMConfig, fallback_id: int | None) -> LLMConfig | No
         # Same words for "missing" and "another organization's": no existence oracle.
         raise FallbackRuleError(f"No config with id {fallback_id} in this organization.")
     downstream = fallback_chain(fallback, max_hops=MAX_FALLBACK_HOPS + 1)
-    if config.id is not None and any(c.id == config.id for c in downstream):
-        cut = [c for c in downstream[: [c.id for c in downstream].index(config.id)]]
+    ids = [c.id for c in downstream]
+    if config.id is not None and config.id in ids:
+        cut = downstream[: ids.index(config.id)]
         raise FallbackRuleError(
             "That would make a cycle: " + describe_chain([config, *cut, config], tail=None) + "."
+        )
+    tail = downstream[-1].fallback
+    if tail is not None and tail.id in ids:
+        # Rows edited outside the app already loop; joining that loop is refused too.
+        loop = downstream[ids.index(tail.id):]
+        raise FallbackRuleError(
+            f"{fallback.name} is part of a cycle: " + describe_chain([*loop, tail], tail=None) + "."
         )
     upstream = _longest_path_to(config) if config.id is not None else [config]
     chain = [*upstream, *downstream]
@@ -104,7 +113,9 @@ def check_fallback(config: LLMConfig, fallback_id: int | None) -> LLMConfig | No
 
 def set_fallback(config: LLMConfig, fallback_id: int | None) -> None:
     """Validate and apply a fallback choice (the caller commits)."""
-    check_fallback(config, fallback_id)
+    fallback = check_fallback(config, fallback_id)
+    # Both the relationship and the column, so a chain walked before the commit sees the change.
+    config.fallback = fallback
     config.fallback_llm_config_id = fallback_id
 
 

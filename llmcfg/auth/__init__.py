@@ -1,6 +1,6 @@
 """Accounts: sessions (Flask-Login), first-run setup, personal API tokens, and the CSRF gate."""
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, abort, current_app, g, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -28,7 +28,7 @@ def _unauthorized():
 
     if wants_json():
         abort(401, "Log in, or send Authorization: Bearer <api token>.")
-    return redirect(url_for("auth.login", next=request.full_path))
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 def bearer_token() -> str | None:
@@ -41,6 +41,11 @@ def bearer_token() -> str | None:
 
 def _authenticate_and_check_csrf():
     """Let a valid bearer token stand in for the session on /api/*; everything else needs CSRF."""
+    # Flask-Login caches the user in g, Flask-WTF the CSRF token; when requests share an app
+    # context (tests pushing one around a client) those caches would carry one request's user
+    # and token into the next.
+    for cached in ("_login_user", current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "csrf_valid"):
+        g.pop(cached, None)
     token = bearer_token() if request.path.startswith("/api/") else None
     if token is not None:
         user = user_for_token(token)

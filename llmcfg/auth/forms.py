@@ -1,5 +1,7 @@
+"""Forms of the account pages (every one carries a CSRF token)."""
+
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
 
 
@@ -21,3 +23,17 @@ class SetupForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Token name", validators=[DataRequired(), Length(max=120)])
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice("instructor", "Instructor (credentials, configs, courses, homework)"),
+            SelectChoice("admin", "Admin (also manages users)"),
+        ],
+        default="instructor",
+    )
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, message="Use at least 8 characters.")])
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")])

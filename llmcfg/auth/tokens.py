@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -24,10 +25,18 @@ def issue_token(user: User, name: str) -> tuple[ApiToken, str]:
     return row, secret
 
 
+# last_used_at is for people ("used today?"); writing it on every request would make each API
+# call a database write, which many concurrent chat streams on SQLite would queue behind.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 def user_for_token(token: str) -> User | None:
+    """Return the user a token belongs to, or None for an unknown or revoked token."""
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if row is None:
         return None
-    row.last_used_at = utcnow()
-    db.session.commit()
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        db.session.commit()
     return row.user

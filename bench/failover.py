@@ -1,0 +1,132 @@
+"""Figures 1 and 2: time to the first token when the primary answers 429, and the cooldown after it."""
+
+import time
+
+from llmcfg.cooldown import MemoryCooldowns
+from llmcfg.fallback import FallbackEngine
+from llmcfg.providers import build_http_client, provider_for
+from llmcfg.providers.base import ChatTarget, Credential
+
+from . import peers
+from .client import HELLO, read_app, read_direct
+from .context import Context
+from .report import Row
+from .seed import BENCH_KEY, backup_model
+from .stats import Summary, fmt, fmt_ratio, ratio, repeat
+
+
+def engine_ttft(engine: FallbackEngine, chain: list[ChatTarget]) -> float:
+    started = time.perf_counter()
+    ttft = None
+    for event in engine.stream(chain, HELLO):
+        if event.event == "token" and ttft is None:
+            ttft = time.perf_counter() - started
+        if event.event == "error":
+            raise RuntimeError(f"the engine ended with an error: {event.data['message']}")
+    return ttft
+
+
+def in_process_engine(ctx: Context) -> Summary:
+    """llmcfg's engine alone (no Flask, no HTTP in front): a fresh cooldown store per request."""
+    client = build_http_client()
+    base_urls = {p: ctx.upstream.base_url for p in ("openai", "openrouter", "anthropic")}
+    credential = Credential("openai", BENCH_KEY)
+    chain = [ChatTarget(1, "Rate-limited primary", "openai", "rl", credential),
+             ChatTarget(2, "Backup", "openai", backup_model(ctx.sizes.backup_tokens), credential)]
+
+    def adapter(target):
+        return provider_for(target.credential, base_urls=base_urls, allow_private=True, client=client)
+
+    def once():
+        return engine_ttft(FallbackEngine(adapter, MemoryCooldowns()), chain)
+
+    try:
+        return Summary.of(repeat(once, ctx.sizes.reps, ctx.sizes.warmup))
+    finally:
+        client.close()
+
+
+def served_failover(ctx: Context) -> Summary:
+    """Through the served app; each request names a primary that has not been rate-limited yet."""
+    fresh = iter(ctx.seeded.failover)
+
+    def once():
+        timed = read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(next(fresh)))
+        if timed.terminal != "done" or "fallback" not in timed.events:
+            raise RuntimeError(f"expected a fallback then done, got {timed.events[:6]}")
+        return timed.ttft
+
+    return Summary.of(repeat(once, ctx.sizes.reps, ctx.sizes.warmup))
+
+
+def peer_rows(ctx: Context, floor: Summary, served: Summary) -> list[Row]:
+    litellm = peers.load_litellm() if ctx.with_peer else None
+    if litellm is None:
+        why = peers.PEER_SKIPPED or "the peer was turned off (--without-peer)"
+        ctx.report.skip(f"Peer (LiteLLM Router): {why}.")
+        return [Row("1. Failover TTFT", "Peer: LiteLLM Router in-process", f"skipped: {why}")]
+    backup = backup_model(ctx.sizes.backup_tokens)
+    rows = []
+    for label, options in (("defaults", {}), ("num_retries=0", {"num_retries": 0})):
+        router = peers.litellm_router(litellm, ctx.upstream.base_url, "rl", backup, **options)
+        before = ctx.upstream.chat_calls("rl")
+        timed = Summary.of(repeat(lambda: peers.litellm_ttft(router), ctx.sizes.peer_reps, 1))
+        calls = (ctx.upstream.chat_calls("rl") - before) / (ctx.sizes.peer_reps + 1)
+        rows.append(Row("1. Failover TTFT", f"Peer: LiteLLM Router in-process ({label}; {fmt(calls)} calls to the "
+                        f"429 primary per request)", timed.ms(), f"floor {floor.ms()}",
+                        fmt_ratio(ratio(timed.median, floor.median))))
+        if label == "defaults":
+            met = served.median < timed.median
+            rows.append(Row("1. Failover TTFT", "Served app end to end vs the peer's in-process figure",
+                            served.ms(), f"peer {timed.ms()}", fmt_ratio(ratio(served.median, timed.median)),
+                            "< 1× (faster than the peer)", met))
+    return rows
+
+
+def figure_failover(ctx: Context) -> None:
+    backup = backup_model(ctx.sizes.backup_tokens)
+    floor = Summary.of(repeat(lambda: read_direct(ctx.client, ctx.upstream.base_url, backup).ttft,
+                              ctx.sizes.reps, ctx.sizes.warmup))
+    healthy = Summary.of(repeat(
+        lambda: read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.healthy)).ttft,
+        ctx.sizes.reps, ctx.sizes.warmup))
+    ctx.shared.update(floor=floor, healthy=healthy)
+    engine = in_process_engine(ctx)
+    served = served_failover(ctx)
+    figure = "1. Failover TTFT"
+    ctx.report.add(
+        Row(figure, "Floor: backup read straight from the upstream (httpx)", floor.ms()),
+        Row(figure, "llmcfg engine in-process, primary 429 → backup", engine.ms(), f"floor {floor.ms()}",
+            fmt_ratio(ratio(engine.median, floor.median)), "≤ 2× floor", engine.median <= 2 * floor.median),
+        Row(figure, "Served app, healthy primary", healthy.ms(), f"floor {floor.ms()}",
+            fmt_ratio(ratio(healthy.median, floor.median))),
+        Row(figure, "Served app, primary 429 → backup", served.ms(), f"floor {floor.ms()}",
+            fmt_ratio(ratio(served.median, floor.median))),
+    )
+    ctx.report.add(*peer_rows(ctx, floor, served))
+    gives_up = Summary.of(repeat(lambda: peers.sdk_gives_up(ctx.upstream.base_url, "rl"), ctx.sizes.sdk_reps, 0))
+    ctx.report.add(Row(figure, "Retry-then-fail: openai SDK, max_retries=2, no backup (time until it gives up)",
+                       gives_up.ms(), f"llmcfg served {served.ms()}", fmt_ratio(ratio(gives_up.median, served.median))))
+
+
+def figure_cooldown(ctx: Context) -> None:
+    """One 429 with Retry-After, then N requests: primary calls (target 0) and TTFT vs the healthy path."""
+    first = read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.cooldown))
+    if "fallback" not in first.events:
+        raise RuntimeError("the primary with Retry-After did not answer 429")
+    primary = ctx.seeded.cooldown_model
+    calls_before = ctx.upstream.chat_calls(primary)
+    cooled, healthy = [], []
+    for _ in range(ctx.sizes.cooldown_requests):  # interleaved, so drift hits both alike
+        cooled.append(read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.cooldown)).ttft)
+        healthy.append(read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.healthy)).ttft)
+    extra_calls = ctx.upstream.chat_calls(primary) - calls_before
+    cooled_s, healthy_s = Summary.of(cooled), Summary.of(healthy)
+    figure = "2. Cooldown"
+    ctx.report.add(
+        Row(figure, f"Upstream calls to the 429 primary in the {len(cooled)} requests after its 429", str(extra_calls),
+            target="0", met=extra_calls == 0),
+        Row(figure, "TTFT while the primary cools down (served app)", cooled_s.ms(), f"healthy {healthy_s.ms()}",
+            fmt_ratio(ratio(cooled_s.median, healthy_s.median)), "≤ 1.1× healthy",
+            cooled_s.median <= 1.1 * healthy_s.median),
+    )

@@ -1,0 +1,220 @@
+"""Model catalogs, fetched server-side and cached per provider and credential (requests-cache).
+
+- Scope: every cache entry is keyed by an HMAC of (credential id, provider, base URL, key) under
+  the app secret, so two credentials or organizations never share an entry (an OpenAI catalog
+  lists an organization's private fine-tunes), a replaced key starts afresh, and the key itself
+  never appears in a cache key. The scope travels in a request header that is used for the
+  cache key only and removed before the request leaves.
+- Secrets: auth headers are redacted from what requests-cache stores (`ignored_parameters`,
+  listed in every spelling because its redaction is case-sensitive).
+- One upstream call per cold entry: concurrent requests for one scope wait on a per-scope lock and
+  then read what the first one stored.
+- Stale on error: when the upstream fails, the last good copy is served (even if expired),
+  marked stale with its fetch time.
+
+Adapters describe their catalog requests and parse pages (`fetch_model_pages` / `parse_models`);
+this module only moves the bytes.
+"""
+
+import hashlib
+import hmac
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_cache import CachedSession
+
+from .providers.base import CONNECTION_ERROR, TIMEOUT, UPSTREAM_ERROR, Credential, ModelInfo, Provider, ProviderError
+from .providers.wire import scrub, status_error
+
+SCOPE_HEADER = "X-Llmcfg-Cache-Scope"
+_AUTH_HEADERS = ("Authorization", "Proxy-Authorization", "X-API-Key", "X-Auth-Token", "api-key")
+REDACTED = tuple({v for name in _AUTH_HEADERS for v in (name, name.lower(), name.title(), name.upper())}) + (
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+)
+CACHE_FILE = "catalog_cache.sqlite"
+
+
+@dataclass
+class CatalogResult:
+    provider: str
+    models: list[ModelInfo]
+    fetched_at: datetime  # when this copy came from the upstream (UTC)
+    stale: bool  # the upstream failed just now; this is the last good copy
+    from_cache: bool
+
+
+class _MissingCopy(Exception):
+    """No stored copy to fall back on."""
+
+
+class _ScopeStrippingAdapter(HTTPAdapter):
+    """Remove the cache-scope header before a request goes out (it is for the cache key only)."""
+
+    def send(self, request, **kwargs):
+        request.headers.pop(SCOPE_HEADER, None)
+        return super().send(request, **kwargs)
+
+
+def cache_scope(credential: Credential, secret: str | bytes) -> str:
+    """A stable, non-secret name for one credential's catalog."""
+    secret = secret.encode() if isinstance(secret, str) else secret
+    basis = "\0".join(
+        [str(credential.id or "unsaved"), credential.provider, credential.base_url or "", credential.api_key]
+    )
+    return hmac.new(secret, basis.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class CatalogCache:
+    """Fetch catalogs through a CachedSession; see the module docstring for the rules."""
+
+    def __init__(self, session: CachedSession, secret: str | bytes, timeout: tuple[float, float] = (5.0, 30.0)):
+        self.session = session
+        self.secret = secret
+        self.timeout = timeout
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def get(self, provider: Provider, credential: Credential, refresh: bool = False) -> CatalogResult:
+        """Return the catalog for this credential (raises ProviderError when there is no copy at all)."""
+        scope = cache_scope(credential, self.secret)
+        if not refresh:
+            try:
+                return self._result(provider, credential, scope, "cached")
+            except (_MissingCopy, ProviderError):
+                pass  # not cached (or expired): fetch below, once per scope
+        with self._lock_for(scope):
+            try:
+                return self._result(provider, credential, scope, "refresh" if refresh else "fetch")
+            except ProviderError as error:
+                failure = error
+            try:
+                return self._result(provider, credential, scope, "stale")
+            except (_MissingCopy, ProviderError):
+                raise failure from None
+
+    def _lock_for(self, scope: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(scope, threading.Lock())
+
+    def _result(self, provider: Provider, credential: Credential, scope: str, mode: str) -> CatalogResult:
+        responses = []
+
+        def get_json(url: str, headers: dict, params: dict) -> dict:
+            response = self._get(url, headers, params, scope, mode, provider, credential.api_key)
+            responses.append(response)
+            try:
+                payload = response.json()
+            except ValueError:
+                raise ProviderError(UPSTREAM_ERROR, f"{provider.label} sent a catalog that is not JSON") from None
+            if not isinstance(payload, dict):
+                raise ProviderError(UPSTREAM_ERROR, f"{provider.label} sent a catalog of an unexpected shape")
+            return payload
+
+        pages = provider.fetch_model_pages(credential, get_json)
+        from_cache = all(getattr(r, "from_cache", False) for r in responses)
+        fetched_at = min(_utc(getattr(r, "created_at", None)) for r in responses)
+        return CatalogResult(provider.id, provider.parse_models(pages), fetched_at, mode == "stale", from_cache)
+
+    def _get(self, url, headers, params, scope, mode, provider: Provider, secret: str):
+        request = requests.Request("GET", url, headers={**headers, SCOPE_HEADER: scope}, params=params)
+        prepared = self.session.prepare_request(request)
+        if mode == "stale":
+            response = self.session.cache.get_response(self.session.cache.create_key(prepared))
+            if response is None or response.status_code != 200:
+                raise _MissingCopy()
+            return response
+        if mode != "cached":
+            provider.before_request(url)  # the SSRF guard, right before a real request
+        try:
+            response = self.session.send(
+                prepared,
+                timeout=self.timeout,
+                allow_redirects=False,
+                only_if_cached=mode == "cached",
+                force_refresh=mode == "refresh",
+            )
+        except requests.Timeout:
+            raise ProviderError(TIMEOUT, f"Timed out fetching the {provider.label} catalog") from None
+        except requests.RequestException as exc:
+            detail = scrub(str(exc), secret)
+            raise ProviderError(CONNECTION_ERROR, f"Cannot reach {provider.label} ({detail})") from None
+        if mode == "cached" and response.status_code == 504 and not getattr(response, "from_cache", False):
+            raise _MissingCopy()
+        if response.status_code != 200:
+            error = status_error(response.status_code, response.headers, response.text, secret=secret, label=provider.label)
+            raise provider.refine_error(error, response.text)
+        return response
+
+    def clear(self) -> None:
+        self.session.cache.clear()
+
+
+def build_session(instance_path: str, ttl: int, redis_url: str | None = None) -> CachedSession:
+    """A CachedSession on SQLite in the instance folder, or on Redis when LLMCFG_REDIS_URL is set."""
+    options = dict(
+        expire_after=ttl,
+        allowable_codes=(200,),
+        allowable_methods=("GET",),
+        match_headers=[SCOPE_HEADER],
+        ignored_parameters=REDACTED,
+        stale_if_error=False,  # handled above, so a failed forced refresh falls back too
+    )
+    if redis_url:
+        from redis import Redis  # optional dependency: only needed with LLMCFG_REDIS_URL
+        from requests_cache import RedisCache
+
+        backend = RedisCache(
+            namespace="llmcfg_catalog", connection=Redis.from_url(redis_url), serializer="json", decode_content=True
+        )
+        session = CachedSession(backend=backend, **options)
+    else:
+        path = Path(instance_path) / CACHE_FILE
+        # Human-readable JSON on disk: anyone can check that it holds catalogs and no keys.
+        session = CachedSession(str(path), backend="sqlite", serializer="json", decode_content=True, wal=True, **options)
+    adapter = _ScopeStrippingAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+_app_lock = threading.Lock()
+
+
+def catalog_cache(app=None) -> CatalogCache:
+    """Return the app's catalog cache (created on first use)."""
+    from flask import current_app
+
+    app = app or current_app._get_current_object()
+    cache = app.extensions.get("llmcfg_catalog")
+    if cache is None:
+        with _app_lock:
+            cache = app.extensions.get("llmcfg_catalog")
+            if cache is None:
+                session = build_session(
+                    app.instance_path, int(app.config.get("LLMCFG_CATALOG_TTL", 600)), app.config.get("LLMCFG_REDIS_URL")
+                )
+                timeout = (
+                    float(app.config.get("LLMCFG_CONNECT_TIMEOUT", 5.0)),
+                    float(app.config.get("LLMCFG_READ_TIMEOUT", 30.0)),
+                )
+                cache = CatalogCache(session, app.config["SECRET_KEY"], timeout)
+                app.extensions["llmcfg_catalog"] = cache
+    return cache
+
+
+def get_catalog(provider: Provider, credential: Credential, refresh: bool = False) -> CatalogResult:
+    """Return the catalog through the current app's cache."""
+    return catalog_cache().get(provider, credential, refresh=refresh)
