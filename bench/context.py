@@ -40,7 +40,7 @@ class Sizes:
     stream_levels: tuple[int, ...] = (50, 100, 200, 500, 1000)
     stream_tokens: int = 200
     stream_interval_ms: int = 20
-    stream_ramp_s: float = 1.0
+    stream_chats: int = 2  # chats per person, back to back
     candidates: tuple[str, ...] = (PRODUCTION, *CANDIDATES)
     catalog_reps: int = 30
     catalog_concurrency: int = 50
@@ -51,7 +51,7 @@ class Sizes:
 SIZES = {
     "full": Sizes("full"),
     "tiny": Sizes("tiny", reps=3, warmup=1, peer_reps=1, sdk_reps=1, cooldown_requests=5, relay_tokens=200,
-                  relay_runs=1, stream_levels=(5,), stream_tokens=20, stream_ramp_s=0.2,
+                  relay_runs=1, stream_levels=(5,), stream_tokens=20, stream_chats=1,
                   candidates=(PRODUCTION,), catalog_reps=3, catalog_concurrency=5),
 }
 

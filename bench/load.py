@@ -38,6 +38,10 @@ class LoadResult:
     wall: float
 
     @property
+    def chats(self) -> int:
+        return len(self.results)
+
+    @property
     def completed(self) -> int:
         return sum(1 for r in self.results if r.ok)
 
@@ -111,25 +115,37 @@ async def _one(port: int, request: bytes, delay: float, direct: bool, expected: 
     return result
 
 
-async def _run(port, request, clients, ramp, direct, expected, deadline) -> list[StreamResult]:
-    tasks = [asyncio.create_task(_one(port, request, ramp * i / clients, direct, expected)) for i in range(clients)]
-    done, pending = await asyncio.wait(tasks, timeout=deadline)
-    for task in pending:
-        task.cancel()
-    results = [t.result() for t in done]
-    results += [StreamResult(error="did not finish in time") for _ in pending]
+async def _client(port, request, delay, direct, expected, chats) -> list[StreamResult]:
+    """One person: `chats` chats back to back, the first after `delay`."""
+    results = []
+    for i in range(chats):
+        results.append(await _one(port, request, delay if i == 0 else 0.0, direct, expected))
     return results
 
 
+async def _run(port, request, clients, ramp, direct, expected, chats, deadline) -> list[StreamResult]:
+    tasks = [asyncio.create_task(_client(port, request, ramp * i / clients, direct, expected, chats))
+             for i in range(clients)]
+    done, pending = await asyncio.wait(tasks, timeout=deadline)
+    for task in pending:
+        task.cancel()
+    results = [r for t in done for r in t.result()]
+    return results + [StreamResult(error="did not finish in time")] * (clients * chats - len(results))
+
+
 def run_load(port: int, clients: int, *, tokens: int, interval_ms: int, ramp: float, direct: bool,
-             payload: dict, headers: dict, path: str) -> LoadResult:
-    """Open `clients` streams spread over `ramp` seconds; bounded: stragglers are cut at a deadline."""
-    deadline = ramp + tokens * interval_ms / 1000.0 + 30.0
+             payload: dict, headers: dict, path: str, chats: int = 1) -> LoadResult:
+    """`clients` people, each chatting `chats` times in a row, first chats spread over `ramp` seconds.
+
+    With ramp equal to one chat's length, `clients` chats are open at once in the steady state.
+    Bounded: whatever has not finished by the deadline is cut off and counted as an error.
+    """
+    deadline = ramp + chats * tokens * interval_ms / 1000.0 + 30.0
     request = _request(path, payload, headers)
     started = time.monotonic()
     gc.disable()  # a collection pauses every stream at once, and would be blamed on the server
     try:
-        results = run_loop(_run(port, request, clients, ramp, direct, tokens, deadline))
+        results = run_loop(_run(port, request, clients, ramp, direct, tokens, chats, deadline))
     finally:
         gc.enable()
         gc.collect()

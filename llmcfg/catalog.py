@@ -27,7 +27,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests_cache import CachedSession
 
-from .providers.base import CONNECTION_ERROR, TIMEOUT, UPSTREAM_ERROR, Credential, ModelInfo, Provider, ProviderError
+from .providers.adapter import HTTPProvider
+from .providers.base import BLOCKED_URL, CONNECTION_ERROR, TIMEOUT, UPSTREAM_ERROR, Credential, ModelInfo, ProviderError
 from .providers.wire import scrub, status_error
 
 SCOPE_HEADER = "X-Llmcfg-Cache-Scope"
@@ -87,7 +88,7 @@ class CatalogCache:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def get(self, provider: Provider, credential: Credential, refresh: bool = False) -> CatalogResult:
+    def get(self, provider: HTTPProvider, credential: Credential, refresh: bool = False) -> CatalogResult:
         """Return the catalog for this credential (raises ProviderError when there is no copy at all)."""
         scope = cache_scope(credential, self.secret)
         if not refresh:
@@ -99,6 +100,8 @@ class CatalogCache:
             try:
                 return self._result(provider, credential, scope, "refresh" if refresh else "fetch")
             except ProviderError as error:
+                if error.reason == BLOCKED_URL:
+                    raise  # a refused address gets no catalog at all, not even an old one
                 failure = error
             try:
                 return self._result(provider, credential, scope, "stale")
@@ -109,7 +112,7 @@ class CatalogCache:
         with self._locks_guard:
             return self._locks.setdefault(scope, threading.Lock())
 
-    def _result(self, provider: Provider, credential: Credential, scope: str, mode: str) -> CatalogResult:
+    def _result(self, provider: HTTPProvider, credential: Credential, scope: str, mode: str) -> CatalogResult:
         responses = []
 
         def get_json(url: str, headers: dict, params: dict) -> dict:
@@ -128,7 +131,7 @@ class CatalogCache:
         fetched_at = min(_utc(getattr(r, "created_at", None)) for r in responses)
         return CatalogResult(provider.id, provider.parse_models(pages), fetched_at, mode == "stale", from_cache)
 
-    def _get(self, url, headers, params, scope, mode, provider: Provider, secret: str):
+    def _get(self, url, headers, params, scope, mode, provider: HTTPProvider, secret: str):
         request = requests.Request("GET", url, headers={**headers, SCOPE_HEADER: scope}, params=params)
         prepared = self.session.prepare_request(request)
         if mode == "stale":
@@ -154,7 +157,9 @@ class CatalogCache:
         if mode == "cached" and response.status_code == 504 and not getattr(response, "from_cache", False):
             raise _MissingCopy()
         if response.status_code != 200:
-            error = status_error(response.status_code, response.headers, response.text, secret=secret, label=provider.label)
+            error = status_error(
+                response.status_code, response.headers, response.text, secret=secret, label=provider.label
+            )
             raise provider.refine_error(error, response.text)
         return response
 
@@ -183,7 +188,9 @@ def build_session(instance_path: str, ttl: int, redis_url: str | None = None) ->
     else:
         path = Path(instance_path) / CACHE_FILE
         # Human-readable JSON on disk: anyone can check that it holds catalogs and no keys.
-        session = CachedSession(str(path), backend="sqlite", serializer="json", decode_content=True, wal=True, **options)
+        session = CachedSession(
+            str(path), backend="sqlite", serializer="json", decode_content=True, wal=True, **options
+        )
     adapter = _ScopeStrippingAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -204,7 +211,9 @@ def catalog_cache(app=None) -> CatalogCache:
             cache = app.extensions.get("llmcfg_catalog")
             if cache is None:
                 session = build_session(
-                    app.instance_path, int(app.config.get("LLMCFG_CATALOG_TTL", 600)), app.config.get("LLMCFG_REDIS_URL")
+                    app.instance_path,
+                    int(app.config.get("LLMCFG_CATALOG_TTL", 600)),
+                    app.config.get("LLMCFG_REDIS_URL"),
                 )
                 timeout = (
                     float(app.config.get("LLMCFG_CONNECT_TIMEOUT", 5.0)),
@@ -215,6 +224,6 @@ def catalog_cache(app=None) -> CatalogCache:
     return cache
 
 
-def get_catalog(provider: Provider, credential: Credential, refresh: bool = False) -> CatalogResult:
+def get_catalog(provider: HTTPProvider, credential: Credential, refresh: bool = False) -> CatalogResult:
     """Return the catalog through the current app's cache."""
     return catalog_cache().get(provider, credential, refresh=refresh)

@@ -197,6 +197,9 @@ def test_a_free_primary_without_fallback_warns(admin, orgs):
     assert "Free models are heavily rate-limited" in html
     html = admin.post("/configs/chain", {**data, "fallback": str(a.config.id)}, htmx=True).get_data(as_text=True)
     assert "Free models are heavily rate-limited" not in html
+    # A model the catalog shows with the "free" badge (the page says so) warns too.
+    html = admin.post("/configs/chain", _form(a, model="gpt-4o-mini", model_free="1"), htmx=True).get_data(as_text=True)
+    assert "Free models are heavily rate-limited" in html
     page = admin.follow(admin.post("/configs/new", _form(a, model="x:free")))  # a warning, not a refusal
     assert "x:free" in page
 

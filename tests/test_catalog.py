@@ -21,8 +21,9 @@ def alpha(fake_app, orgs):
     org = orgs[0]
     creds = {p: add_credential(org.org, p) for p in ("openrouter", "anthropic")}
     creds["openai"] = org.credential  # seeded by the orgs fixture
-    creds["openai_compatible"] = add_credential(org.org, "openai_compatible",
-                                                base_url=fake_app.config["LLMCFG_BASE_URLS"]["openai_compatible"])
+    creds["openai_compatible"] = add_credential(
+        org.org, "openai_compatible", base_url=fake_app.config["LLMCFG_BASE_URLS"]["openai_compatible"]
+    )
     return org, creds, bearer_headers(org.admin)
 
 
@@ -36,8 +37,9 @@ def expire_everything(app):
 
 
 # --- JSON and caching -------------------------------------------------------------------------
-@pytest.mark.parametrize("provider, size", [("openrouter", 350), ("openai", 10), ("anthropic", 12),
-                                            ("openai_compatible", 3)])
+@pytest.mark.parametrize(
+    "provider, size", [("openrouter", 350), ("openai", 10), ("anthropic", 12), ("openai_compatible", 3)]
+)
 def test_second_request_is_served_from_the_cache(client, alpha, fake_upstream, provider, size):
     _, creds, headers = alpha
     first = client.get(models_url(provider, creds[provider].id), headers=headers).get_json()
@@ -62,10 +64,14 @@ def test_refresh_bypasses_the_cache(client, alpha, fake_upstream):
 def test_a_private_fine_tune_never_shows_to_another_organization(client, fake_app, orgs, fake_upstream):
     a, b = orgs
     fake_upstream.add_model("openai", "ft:gpt-4o-mini:alpha::secret1", key="sk-alpha-secret-key-1111aaaa")
-    ids_a = [m["id"] for m in client.get(models_url("openai", a.credential.id),
-                                         headers=bearer_headers(a.admin)).get_json()["models"]]
-    ids_b = [m["id"] for m in client.get(models_url("openai", b.credential.id),
-                                         headers=bearer_headers(b.admin)).get_json()["models"]]
+    ids_a = [
+        m["id"]
+        for m in client.get(models_url("openai", a.credential.id), headers=bearer_headers(a.admin)).get_json()["models"]
+    ]
+    ids_b = [
+        m["id"]
+        for m in client.get(models_url("openai", b.credential.id), headers=bearer_headers(b.admin)).get_json()["models"]
+    ]
     assert "ft:gpt-4o-mini:alpha::secret1" in ids_a
     assert "ft:gpt-4o-mini:alpha::secret1" not in ids_b
     assert fake_upstream.count("openai", "/models") == 2
@@ -117,7 +123,9 @@ def test_the_last_good_copy_is_served_stale_when_the_upstream_fails(client, fake
     assert stale["stale"] is True and stale["fetched_at"] == fresh["fetched_at"]
     assert stale["models"] == fresh["models"]
     assert fake_upstream.count("openrouter", "/models") == 2  # it did try the upstream first
-    page = client.get(models_url("openrouter", creds["openrouter"].id), headers={**headers, **HX}).get_data(as_text=True)
+    page = client.get(models_url("openrouter", creds["openrouter"].id), headers={**headers, **HX}).get_data(
+        as_text=True
+    )
     fetched = fresh["fetched_at"][:16].replace("T", " ")
     assert "stale-note" in page and f"fetched\n    {fetched} UTC" in page
 
@@ -163,13 +171,16 @@ def test_the_cache_store_never_contains_a_key(client, fake_app, alpha, fake_upst
 # --- the htmx partial -------------------------------------------------------------------------
 def test_partial_lists_radio_rows_with_context_prices_and_free_badge(client, alpha):
     _, creds, headers = alpha
-    page = client.get(models_url("openrouter", creds["openrouter"].id, q="llama 3.3"),
-                      headers={**headers, **HX}).get_data(as_text=True)
+    page = client.get(
+        models_url("openrouter", creds["openrouter"].id, q="llama 3.3"), headers={**headers, **HX}
+    ).get_data(as_text=True)
     assert page.count('<label class="model-option">') == 2
     assert '<div class="model-catalog" id="model-catalog"' in page and 'class="model-list"' in page
     assert 'name="model" value="meta-llama/llama-3.3-70b-instruct:free"' in page
     assert "131K context" in page and "$0.12 in / $0.3 out per M tokens" in page
-    free_row = re.search(r'<label class="model-option">\s*<input[^>]*llama-3.3-70b-instruct:free.*?</label>', page, re.S)
+    free_row = re.search(
+        r'<label class="model-option">\s*<input[^>]*llama-3.3-70b-instruct:free.*?</label>', page, re.S
+    )
     assert '<span class="badge free">free</span>' in free_row.group(0)
     assert "Refresh list" in page and "2 of 350 models" in page
 
@@ -179,31 +190,36 @@ def test_filter_matches_id_and_name_case_insensitively(client, alpha):
     body = client.get(models_url("openrouter", creds["openrouter"].id, q="GEMINI"), headers=headers).get_json()
     assert [m["id"] for m in body["models"]] == ["google/gemini-2.0-flash-exp:free"]
     assert (body["matched"], body["total"]) == (1, 350)
-    by_name = client.get(models_url("openrouter", creds["openrouter"].id, q="Auto%20Router"), headers=headers).get_json()
+    by_name = client.get(
+        models_url("openrouter", creds["openrouter"].id, q="Auto%20Router"), headers=headers
+    ).get_json()
     assert [m["id"] for m in by_name["models"]] == ["openrouter/auto"]
 
 
 def test_markup_in_a_catalog_name_is_escaped(client, alpha, fake_upstream):
     _, creds, headers = alpha
     fake_upstream.add_model("openrouter", "evil/markup", name='<img src=x onerror="alert(1)">Evil')
-    page = client.get(models_url("openrouter", creds["openrouter"].id, q="evil"),
-                      headers={**headers, **HX}).get_data(as_text=True)
+    page = client.get(models_url("openrouter", creds["openrouter"].id, q="evil"), headers={**headers, **HX}).get_data(
+        as_text=True
+    )
     assert "<img" not in page
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;Evil" in page
 
 
 def test_selected_model_is_checked(client, alpha):
     _, creds, headers = alpha
-    page = client.get(models_url("openai", creds["openai"].id, selected="gpt-4o"),
-                      headers={**headers, **HX}).get_data(as_text=True)
+    page = client.get(models_url("openai", creds["openai"].id, selected="gpt-4o"), headers={**headers, **HX}).get_data(
+        as_text=True
+    )
     assert re.search(r'value="gpt-4o" checked', page) and page.count(" checked") == 1
     assert "no longer listed" not in page
 
 
 def test_a_saved_model_no_longer_listed_stays_selected_and_flagged(client, alpha):
     _, creds, headers = alpha
-    page = client.get(models_url("openai", creds["openai"].id, selected="gpt-4-0314"),
-                      headers={**headers, **HX}).get_data(as_text=True)
+    page = client.get(
+        models_url("openai", creds["openai"].id, selected="gpt-4-0314"), headers={**headers, **HX}
+    ).get_data(as_text=True)
     first_row = page.split('<label class="model-option', 2)[1]
     assert 'value="gpt-4-0314" checked' in first_row and "no longer listed" in first_row
     assert page.count(" checked") == 1
@@ -211,8 +227,9 @@ def test_a_saved_model_no_longer_listed_stays_selected_and_flagged(client, alpha
 
 def test_a_selected_model_hidden_by_the_filter_stays_selected(client, alpha):
     _, creds, headers = alpha
-    page = client.get(models_url("openai", creds["openai"].id, selected="gpt-4o", q="o3"),
-                      headers={**headers, **HX}).get_data(as_text=True)
+    page = client.get(
+        models_url("openai", creds["openai"].id, selected="gpt-4o", q="o3"), headers={**headers, **HX}
+    ).get_data(as_text=True)
     assert 'value="gpt-4o" checked' in page and 'value="o3-mini"' in page
     assert "no longer listed" not in page
 
@@ -256,7 +273,8 @@ def test_a_session_post_needs_the_csrf_token(client, fake_app, orgs, fake_upstre
     login(client, orgs[0].admin.email)
     assert client.post(f"{BASE}/openai/models", json={"api_key": "sk-unsaved-000000000001"}).status_code == 400
     token = csrf_token(client, "/")
-    response = client.post(f"{BASE}/openai/models", data={"api_key": "sk-unsaved-000000000001"},
-                           headers={"X-CSRFToken": token, **HX})
+    response = client.post(
+        f"{BASE}/openai/models", data={"api_key": "sk-unsaved-000000000001"}, headers={"X-CSRFToken": token, **HX}
+    )
     assert response.status_code == 200 and 'name="model"' in response.get_data(as_text=True)
     assert "sk-unsaved-000000000001" not in response.get_data(as_text=True)

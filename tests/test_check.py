@@ -110,8 +110,11 @@ def test_a_saved_private_base_url_is_refused_once_the_setting_is_off(api, fake_a
 
 @pytest.mark.parametrize(
     "behavior, words",
-    [(Behavior.http(500), "The provider is down right now"), (Behavior.http(503), "The provider is overloaded"),
-     (Behavior.stall(), "Timed out")],
+    [
+        (Behavior.http(500), "The provider is down right now"),
+        (Behavior.http(503), "The provider is overloaded"),
+        (Behavior.stall(), "Timed out"),
+    ],
 )
 def test_an_upstream_that_is_down_or_silent_fails_the_key_step(api, fake_app, orgs, fake_upstream, behavior, words):
     fake_app.config["LLMCFG_READ_TIMEOUT"] = 0.3
@@ -127,9 +130,11 @@ def test_a_credential_of_another_organization_is_404(api, orgs, fake_upstream):
 
 def test_the_htmx_widget_lists_each_step(client, fake_app, orgs, fake_upstream):
     fake_upstream.script("openai", "gpt-4o-mini", Behavior.http(429))
-    response = client.post("/api/admin/llm-providers/openai/test", headers={**bearer_headers(orgs[0].admin),
-                           "HX-Request": "true"}, data={"credential_id": orgs[0].credential.id,
-                           "model": "gpt-4o-mini", "deep": "on"})
+    response = client.post(
+        "/api/admin/llm-providers/openai/test",
+        headers={**bearer_headers(orgs[0].admin), "HX-Request": "true"},
+        data={"credential_id": orgs[0].credential.id, "model": "gpt-4o-mini", "deep": "on"},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and '<div class="check-result fail" id="check-result"' in page
     assert page.count("✓") == 2 and page.count("✗") == 2  # two passed steps, the failed one and the verdict

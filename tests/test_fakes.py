@@ -30,7 +30,9 @@ def anthropic_sdk(fake_upstream):
 def test_openai_sdk_streams_chat_with_usage(openai_sdk, fake_upstream):
     fake_upstream.script("openai", "gpt-4o-mini", Behavior.ok("The sky is blue."))
     stream = openai_sdk.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Why?"}], stream=True,
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Why?"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -61,7 +63,9 @@ def test_openai_sdk_lists_and_retrieves_models(openai_sdk):
 def test_openai_sdk_sees_scripted_errors(openai_sdk, fake_upstream, behavior, error_class):
     fake_upstream.script("openai", "gpt-4o-mini", behavior)
     with pytest.raises(error_class) as caught:
-        openai_sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True)
+        openai_sdk.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
     assert caught.value.status_code == behavior.status
 
 
@@ -76,22 +80,31 @@ def test_openai_sdk_rejects_a_bad_key_with_the_real_body(fake_upstream):
 def test_openai_sdk_raises_on_an_error_chunk_mid_stream(openai_sdk, fake_upstream):
     fake_upstream.script("openai", "gpt-4o-mini", Behavior.error_event(after=1))
     with pytest.raises(openai.APIError):
-        list(openai_sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                                                stream=True))
+        list(
+            openai_sdk.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
 
 
 def test_openai_sdk_reads_openrouter_stream_with_keepalive_comments(openrouter_sdk, fake_upstream):
     fake_upstream.script("openrouter", "openai/gpt-4o-mini", Behavior.ok("Routed answer"))
-    chunks = list(openrouter_sdk.chat.completions.create(
-        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True,
-        stream_options={"include_usage": True},
-    ))
+    chunks = list(
+        openrouter_sdk.chat.completions.create(
+            model="openai/gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Routed answer"
     assert chunks[-1].usage.total_tokens > 0
     # Keep-alive comments really are on the wire (the SDK dropped them).
-    raw = httpx.post(fake_upstream.base_urls["openrouter"] + "/chat/completions", json={
-        "model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True},
-        headers={"Authorization": f"Bearer {KEYS['openrouter']}"}).text
+    raw = httpx.post(
+        fake_upstream.base_urls["openrouter"] + "/chat/completions",
+        json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        headers={"Authorization": f"Bearer {KEYS['openrouter']}"},
+    ).text
     assert raw.startswith(": OPENROUTER PROCESSING\n\n") and raw.rstrip().endswith("data: [DONE]")
 
 
@@ -104,14 +117,19 @@ def test_openai_sdk_lists_the_openrouter_size_catalog(openrouter_sdk):
 def test_openai_sdk_raises_on_openrouter_documented_error_chunk(openrouter_sdk, fake_upstream):
     fake_upstream.script("openrouter", "openai/gpt-4o-mini", Behavior.error_event(after=1, code=429))
     with pytest.raises(openai.APIError):
-        list(openrouter_sdk.chat.completions.create(
-            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True))
+        list(
+            openrouter_sdk.chat.completions.create(
+                model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
 
 
 def test_anthropic_sdk_streams_messages(anthropic_sdk, fake_upstream):
     fake_upstream.script("anthropic", "claude-3-5-haiku-20241022", Behavior.ok("Bonjour tout le monde"))
     with anthropic_sdk.messages.stream(
-        model="claude-3-5-haiku-20241022", max_tokens=64, system="Be brief.",
+        model="claude-3-5-haiku-20241022",
+        max_tokens=64,
+        system="Be brief.",
         messages=[{"role": "user", "content": "Say hello"}],
     ) as stream:
         text = "".join(stream.text_stream)
@@ -138,16 +156,18 @@ def test_anthropic_sdk_pages_through_the_model_list(anthropic_sdk, fake_upstream
 def test_anthropic_sdk_sees_scripted_errors(anthropic_sdk, fake_upstream, behavior, error_class, status):
     fake_upstream.script("anthropic", "claude-3-5-haiku-20241022", behavior)
     with pytest.raises(error_class) as caught:
-        anthropic_sdk.messages.create(model="claude-3-5-haiku-20241022", max_tokens=16,
-                                      messages=[{"role": "user", "content": "hi"}])
+        anthropic_sdk.messages.create(
+            model="claude-3-5-haiku-20241022", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        )
     assert caught.value.status_code == status
 
 
 def test_anthropic_sdk_raises_on_an_overloaded_event_mid_stream(anthropic_sdk, fake_upstream):
     fake_upstream.script("anthropic", "claude-3-5-haiku-20241022", Behavior.error_event(after=1, code=529))
     with pytest.raises(anthropic.APIStatusError) as caught:
-        with anthropic_sdk.messages.stream(model="claude-3-5-haiku-20241022", max_tokens=16,
-                                           messages=[{"role": "user", "content": "hi"}]) as stream:
+        with anthropic_sdk.messages.stream(
+            model="claude-3-5-haiku-20241022", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
             "".join(stream.text_stream)
     assert "overloaded" in str(caught.value).lower()
 
@@ -163,8 +183,9 @@ def test_times_limits_a_script_then_normal_service_resumes(openai_sdk, fake_upst
     for _ in range(2):
         with pytest.raises(openai.RateLimitError):
             openai_sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
-    stream = openai_sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                                                stream=True)
+    stream = openai_sdk.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello from gpt-4o-mini."
     assert fake_upstream.count("openai", "/chat/completions") == 3
 
@@ -172,10 +193,12 @@ def test_times_limits_a_script_then_normal_service_resumes(openai_sdk, fake_upst
 def test_fake_notices_a_client_that_hangs_up_mid_stream(fake_upstream):
     fake_upstream.script("openai", "gpt-4o-mini", Behavior.slow(0.05, tokens=100))
     with httpx.Client(timeout=5) as client:
-        with client.stream("POST", fake_upstream.base_urls["openai"] + "/chat/completions",
-                           headers={"Authorization": f"Bearer {KEYS['openai']}"},
-                           json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
-                                 "stream": True}) as response:
+        with client.stream(
+            "POST",
+            fake_upstream.base_urls["openai"] + "/chat/completions",
+            headers={"Authorization": f"Bearer {KEYS['openai']}"},
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        ) as response:
             lines = response.iter_lines()
             while "w0" not in next(lines):
                 pass
@@ -188,15 +211,16 @@ def test_fake_serves_dozens_of_concurrent_streams(fake_upstream):
     import concurrent.futures
 
     fake_upstream.script("openai", "*", Behavior.slow(0.01, tokens=20))
+    client = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=50))
 
     def one(i):
-        with httpx.Client(timeout=10) as client:
-            body = client.post(fake_upstream.base_urls["openai"] + "/chat/completions",
-                               headers={"Authorization": f"Bearer {KEYS['openai']}"},
-                               json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": str(i)}],
-                                     "stream": True}).text
+        body = client.post(
+            fake_upstream.base_urls["openai"] + "/chat/completions",
+            headers={"Authorization": f"Bearer {KEYS['openai']}"},
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": str(i)}], "stream": True},
+        ).text
         return body.rstrip().endswith("data: [DONE]")
 
-    with concurrent.futures.ThreadPoolExecutor(40) as pool:
+    with client, concurrent.futures.ThreadPoolExecutor(40) as pool:
         assert all(pool.map(one, range(40)))
     assert fake_upstream.count("openai", "/chat/completions") == 40

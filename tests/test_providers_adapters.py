@@ -49,7 +49,12 @@ def test_openrouter_catalog_is_normalized_to_usd_per_million(fake_upstream, http
     assert len(models) == 350
     mini = models["openai/gpt-4o-mini"]
     assert (mini.name, mini.context_length, mini.prompt_price, mini.completion_price, mini.free) == (
-        "OpenAI: GPT-4o-mini", 128000, 0.15, 0.6, False)
+        "OpenAI: GPT-4o-mini",
+        128000,
+        0.15,
+        0.6,
+        False,
+    )
     assert mini.created == 1735689600
     free = models["google/gemini-2.0-flash-exp:free"]
     assert free.free and free.prompt_price == 0
@@ -108,8 +113,9 @@ def test_stream_yields_text_then_exactly_one_finish(fake_upstream, http, provide
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_stream_sends_system_prompt_and_params_in_the_providers_shape(fake_upstream, http, provider):
-    events, error = chat(fake_upstream, provider, http, params={"system": "Be terse.", "temperature": 0.2,
-                                                               "max_tokens": 2})
+    events, error = chat(
+        fake_upstream, provider, http, params={"system": "Be terse.", "temperature": 0.2, "max_tokens": 2}
+    )
     assert error is None
     assert events[-1].finish_reason in ("length", "max_tokens")  # max_tokens reached the upstream
     body = [c for c in fake_upstream.calls if c.method == "POST"][0].body
@@ -123,8 +129,12 @@ def test_stream_sends_system_prompt_and_params_in_the_providers_shape(fake_upstr
 
 
 def test_anthropic_gets_a_default_max_tokens_and_a_system_message_moved_to_the_top(fake_upstream, http):
-    events, error = chat(fake_upstream, "anthropic", http, messages=[
-        {"role": "system", "content": "From the conversation."}, {"role": "user", "content": "hi"}])
+    events, error = chat(
+        fake_upstream,
+        "anthropic",
+        http,
+        messages=[{"role": "system", "content": "From the conversation."}, {"role": "user", "content": "hi"}],
+    )
     assert error is None
     body = fake_upstream.calls[-1].body
     assert body["max_tokens"] == 1024 and body["system"] == "From the conversation."
@@ -134,8 +144,9 @@ def test_anthropic_gets_a_default_max_tokens_and_a_system_message_moved_to_the_t
 def test_closing_the_stream_closes_the_upstream_connection(fake_upstream, http, provider):
     fake_upstream.script(provider, MODELS[provider], Behavior.slow(0.05, tokens=200))
     adapter, credential = adapter_for(fake_upstream, provider, http)
-    stream = adapter.stream_chat(ChatTarget(1, "c", provider, MODELS[provider], credential), [
-        {"role": "user", "content": "hi"}])
+    stream = adapter.stream_chat(
+        ChatTarget(1, "c", provider, MODELS[provider], credential), [{"role": "user", "content": "hi"}]
+    )
     assert isinstance(next(stream), TextDelta)
     stream.close()  # what a departing client does to the generator
     assert fake_upstream.wait_for_disconnect(provider, timeout=5)
@@ -177,8 +188,9 @@ FAILURES = [
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("behavior, reason, status, fallback", [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES])
-def test_every_failure_kind_maps_to_reason_status_and_fallback(fake_upstream, http, provider, behavior, reason,
-                                                               status, fallback):
+def test_every_failure_kind_maps_to_reason_status_and_fallback(
+    fake_upstream, http, provider, behavior, reason, status, fallback
+):
     fake_upstream.script(provider, MODELS[provider], behavior)
     events, error = chat(fake_upstream, provider, http)
     assert error is not None, events
@@ -192,7 +204,9 @@ def test_every_failure_kind_maps_to_reason_status_and_fallback(fake_upstream, ht
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_retry_after_is_read_from_ms_then_seconds(fake_upstream, http, provider):
-    fake_upstream.script(provider, MODELS[provider], Behavior.http(429, retry_after="30", retry_after_ms="1500"), times=1)
+    fake_upstream.script(
+        provider, MODELS[provider], Behavior.http(429, retry_after="30", retry_after_ms="1500"), times=1
+    )
     fake_upstream.script(provider, MODELS[provider], Behavior.http(429, retry_after="30"), times=1)
     fake_upstream.script(provider, MODELS[provider], Behavior.http(429), times=1)
     assert [chat(fake_upstream, provider, http)[1].retry_after for _ in range(3)] == [1.5, 30.0, None]
@@ -238,8 +252,11 @@ def test_a_rejected_key_is_an_auth_failure(fake_upstream, http, provider):
 def test_an_unknown_model_is_model_not_found_so_fallback_may_engage(fake_upstream, http, provider):
     adapter, credential = adapter_for(fake_upstream, provider, http)
     with pytest.raises(ProviderError) as caught:
-        list(adapter.stream_chat(ChatTarget(1, "c", provider, "withdrawn-model", credential),
-                                 [{"role": "user", "content": "hi"}]))
+        list(
+            adapter.stream_chat(
+                ChatTarget(1, "c", provider, "withdrawn-model", credential), [{"role": "user", "content": "hi"}]
+            )
+        )
     # OpenRouter answers 400 "not a valid model ID"; it still means the model is gone.
     assert caught.value.reason == R.MODEL_NOT_FOUND and caught.value.fallback
 

@@ -1,7 +1,7 @@
 """The shared error vocabulary: statuses, Retry-After, provider error bodies, key scrubbing."""
 
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import pytest
 
@@ -12,11 +12,27 @@ from llmcfg.providers.wire import body_message, embedded_error, parse_retry_afte
 
 @pytest.mark.parametrize(
     "status, reason",
-    [(429, R.RATE_LIMITED), (529, R.OVERLOADED), (503, R.OVERLOADED), (500, R.SERVER_ERROR),
-     (502, R.SERVER_ERROR), (599, R.SERVER_ERROR), (408, R.TIMEOUT), (504, R.TIMEOUT), (524, R.TIMEOUT),
-     (401, R.AUTH_FAILED), (403, R.FORBIDDEN), (402, R.PAYMENT_REQUIRED), (404, R.MODEL_NOT_FOUND),
-     (409, R.CONFLICT), (400, R.BAD_REQUEST), (413, R.REQUEST_TOO_LARGE), (422, R.UNPROCESSABLE),
-     (301, R.UPSTREAM_ERROR), (418, R.UPSTREAM_ERROR)],
+    [
+        (429, R.RATE_LIMITED),
+        (529, R.OVERLOADED),
+        (503, R.OVERLOADED),
+        (500, R.SERVER_ERROR),
+        (502, R.SERVER_ERROR),
+        (599, R.SERVER_ERROR),
+        (408, R.TIMEOUT),
+        (504, R.TIMEOUT),
+        (524, R.TIMEOUT),
+        (401, R.AUTH_FAILED),
+        (403, R.FORBIDDEN),
+        (402, R.PAYMENT_REQUIRED),
+        (404, R.MODEL_NOT_FOUND),
+        (409, R.CONFLICT),
+        (400, R.BAD_REQUEST),
+        (413, R.REQUEST_TOO_LARGE),
+        (422, R.UNPROCESSABLE),
+        (301, R.UPSTREAM_ERROR),
+        (418, R.UPSTREAM_ERROR),
+    ],
 )
 def test_status_reasons(status, reason):
     assert reason_for_status(status) == reason
@@ -40,15 +56,22 @@ def test_retry_after_prefers_milliseconds_then_seconds_then_an_http_date():
 @pytest.mark.parametrize(
     "body, message, status",
     [
-        ('{"error":{"message":"Rate limit","type":"requests","param":null,"code":"rate_limit_exceeded"}}',
-         "Rate limit", 429),
+        (
+            '{"error":{"message":"Rate limit","type":"requests","param":null,"code":"rate_limit_exceeded"}}',
+            "Rate limit",
+            429,
+        ),
         ('{"error":{"message":"Busy","type":"service_unavailable_error","param":null,"code":null}}', "Busy", 503),
-        ('{"error":{"message":"Odd","type":"invalid_request_error","param":null,"code":"odd_thing"}}', "Odd", None),
+        ('{"error":{"message":"Odd","type":"invalid_request_error","param":null,"code":"odd_thing"}}', "Odd", 400),
+        ('{"error":{"message":"Odd","type":"odd_error","param":null,"code":"odd_thing"}}', "Odd", None),
         ('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', "Overloaded", 529),
         ('{"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}', "Slow down", 429),
         ('{"type":"error","error":{"type":"api_error","message":"Internal"}}', "Internal", 500),
-        ('{"error":{"message":"Provider returned error","code":429,"metadata":{"raw":"busy upstream"}}}',
-         "Provider returned error: busy upstream", 429),
+        (
+            '{"error":{"message":"Provider returned error","code":429,"metadata":{"raw":"busy upstream"}}}',
+            "Provider returned error: busy upstream",
+            429,
+        ),
         ('{"error":{"code":"server_error","message":"Provider disconnected"}}', "Provider disconnected", 500),
         ("<html><body>502 Bad Gateway</body></html>", None, None),
         ("upstream connect error", "upstream connect error", None),
@@ -79,7 +102,8 @@ def test_openrouter_prices_become_usd_per_million():
 def test_openrouter_key_facts_in_plain_words():
     assert describe_key({"is_free_tier": True, "limit": None}) == "Key accepted (free tier; no spending limit)."
     assert describe_key({"is_free_tier": False, "limit": 100, "limit_remaining": 74.5, "limit_reset": "monthly"}) == (
-        "Key accepted (paid account; limit $100 (monthly), $74.5 left).")
+        "Key accepted (paid account; limit $100 (monthly), $74.5 left)."
+    )
 
 
 def test_a_json_error_body_without_a_status_is_a_stream_error():
@@ -87,4 +111,7 @@ def test_a_json_error_body_without_a_status_is_a_stream_error():
 
     error = json_body_error('{"error":{"message":"Something odd"}}', secret=None, label="X")
     assert (error.reason, error.status, error.message, error.fallback) == (R.STREAM_ERROR, None, "Something odd", True)
-    assert json_body_error('{"error":{"code":502,"message":"Bad gateway"}}', secret=None, label="X").reason == R.SERVER_ERROR
+    assert (
+        json_body_error('{"error":{"code":502,"message":"Bad gateway"}}', secret=None, label="X").reason
+        == R.SERVER_ERROR
+    )

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from llmcfg.providers import build_http_client, provider_for
 from llmcfg.providers import base as R
+from llmcfg.providers import build_http_client, provider_for
 from llmcfg.providers.base import ChatTarget, Credential, ProviderError
 from llmcfg.providers.ssrf import validate_base_url
 from tests.fakes.plugin import Behavior, add_credential, bearer_headers
@@ -65,8 +65,13 @@ def test_private_addresses_are_allowed_only_with_the_setting():
 
 @pytest.mark.parametrize(
     "url, words",
-    [("ftp://example.com/v1", "http:// or https://"), ("https:///v1", "name a host"), ("example.com/v1", "http://"),
-     ("https://user:pw@example.com/v1", "user name or password"), ("https://example.com/v1?x=1", "query string")],
+    [
+        ("ftp://example.com/v1", "http:// or https://"),
+        ("https:///v1", "name a host"),
+        ("example.com/v1", "http://"),
+        ("https://user:pw@example.com/v1", "user name or password"),
+        ("https://example.com/v1?x=1", "query string"),
+    ],
 )
 def test_malformed_base_urls_are_refused_in_plain_words(url, words):
     with pytest.raises(ValueError, match=words):
@@ -90,8 +95,11 @@ def test_the_address_is_checked_again_at_request_time(dns, fake_upstream):
     credential = Credential("openai_compatible", "sk-x", base_url=base_url)
     adapter = provider_for(credential, base_urls={}, allow_private=False, client=build_http_client(1, 1))
     with pytest.raises(ProviderError) as caught:
-        list(adapter.stream_chat(ChatTarget(1, "c", "openai_compatible", "llama3.2:3b", credential),
-                                 [{"role": "user", "content": "hi"}]))
+        list(
+            adapter.stream_chat(
+                ChatTarget(1, "c", "openai_compatible", "llama3.2:3b", credential), [{"role": "user", "content": "hi"}]
+            )
+        )
     assert (caught.value.reason, caught.value.fallback) == (R.BLOCKED_URL, False)
     with pytest.raises(ProviderError):
         adapter.list_models(credential)
@@ -99,7 +107,9 @@ def test_the_address_is_checked_again_at_request_time(dns, fake_upstream):
 
 
 def test_redirects_are_not_followed(fake_upstream):
-    fake_upstream.script_path("openai_compatible", "/models", Behavior.redirect(fake_upstream.base_urls["openai"] + "/models"))
+    fake_upstream.script_path(
+        "openai_compatible", "/models", Behavior.redirect(fake_upstream.base_urls["openai"] + "/models")
+    )
     credential = Credential("openai_compatible", "sk-x", base_url=fake_upstream.base_urls["openai_compatible"])
     adapter = provider_for(credential, base_urls={}, allow_private=True, client=build_http_client(1, 1))
     with pytest.raises(ProviderError) as caught:
@@ -111,8 +121,11 @@ def test_redirects_are_not_followed(fake_upstream):
 def test_catalog_endpoint_refuses_a_private_base_url_without_calling_it(fake_app, fake_upstream, client, orgs):
     fake_app.config["LLMCFG_ALLOW_PRIVATE_BASE_URLS"] = False
     headers = bearer_headers(orgs[0].admin)
-    response = client.post("/api/admin/llm-providers/openai_compatible/models", headers=headers,
-                           json={"api_key": "sk-local", "base_url": fake_upstream.base_urls["openai_compatible"]})
+    response = client.post(
+        "/api/admin/llm-providers/openai_compatible/models",
+        headers=headers,
+        json={"api_key": "sk-local", "base_url": fake_upstream.base_urls["openai_compatible"]},
+    )
     assert response.status_code == 400
     assert "LLMCFG_ALLOW_PRIVATE_BASE_URLS" in response.get_json()["error"]
     assert fake_upstream.count() == 0

@@ -71,8 +71,10 @@ def _keep_typed_keys(form: ConfigForm, config: LLMConfig | None) -> None:
 
     The page that comes back never contains the key, so without this the user would type it twice.
     """
-    parts = ((form.provider.data, form.credential, form.new_credential),
-             (form.new_fallback.provider.data, form.new_fallback.credential, form.new_fallback.new_credential))
+    parts = [(form.provider.data, form.credential, form.new_credential)]
+    if form.fallback.data == NEW:
+        backup = form.new_fallback
+        parts.append((backup.provider.data, backup.credential, backup.new_credential))
     for provider, select, fields in parts:
         if select.data != NEW or not (fields.api_key.data or "").strip():
             continue
@@ -111,7 +113,8 @@ def edit_config(config_id: int | None = None):
         extra["check_result"], extra["check_problems"] = _check(form)
     elif action == "test_chain":
         extra["chain_results"] = chain_checks(targets_for_chain(form, config), form.deep.data)
-    elif action == "save" and form.validate():
+    elif action == "save":
+        form.validate()  # field errors first; save() adds the cross-field ones and writes only if none
         saved = save(form, config)
         if saved is not None:
             flash(f'Config "{saved.name}" saved.')
@@ -136,7 +139,9 @@ def editor_chain(config_id: int | None = None):
     """Answer the chain the editor form would create, or the rule it breaks (htmx partial)."""
     config = _config(config_id)
     form = _editor_form(config)
-    return render_template("admin/_chain.html", chain=preview(form, config), form=form, llm_config=config)
+    listed_free = request.form.get("model_free") == "1"
+    return render_template("admin/_chain.html", chain=preview(form, config, listed_free), form=form,
+                           llm_config=config)
 
 
 @bp.route("/configs/check", methods=["POST"])

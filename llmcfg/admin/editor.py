@@ -140,8 +140,11 @@ def _draft(form: ConfigForm, config: LLMConfig | None) -> LLMConfig:
                      provider=form.provider.data, model=form.chosen_model)
 
 
-def preview(form: ConfigForm, config: LLMConfig | None) -> ChainPreview:
-    """Return the chain the form would create, or the rule it breaks (nothing is written)."""
+def preview(form: ConfigForm, config: LLMConfig | None, listed_free: bool = False) -> ChainPreview:
+    """Return the chain the form would create, or the rule it breaks (nothing is written).
+
+    listed_free: the page saw the catalog's "free" badge on the picked model.
+    """
     draft = _draft(form, config)
     steps = [ChainStep(draft.name, draft.provider, draft.model)]
     error = None
@@ -156,7 +159,8 @@ def preview(form: ConfigForm, config: LLMConfig | None) -> ChainPreview:
             steps += [ChainStep(c.name, c.provider, c.model) for c in fallback_chain(fallback)]
         except FallbackRuleError as rule:
             error = str(rule)
-    return ChainPreview(steps, error, is_free_model(draft.model) and choice == NONE)
+    free = listed_free or is_free_model(draft.model)
+    return ChainPreview(steps, error, bool(draft.model) and free and choice == NONE)
 
 
 def targets_for_chain(form: ConfigForm, config: LLMConfig | None) -> list[tuple[ChainStep, KeyChoice | None]]:

@@ -8,6 +8,7 @@ from flask import current_app
 from ..crypto import secret_hint, vault
 from ..db import db
 from ..models import LLMConfig, OrganizationCredential
+from ..providers.ssrf import validate_base_url
 from ..scoping import current_org_id, scoped_all, scoped_get
 
 NEEDS_BASE_URL = "openai_compatible"
@@ -31,8 +32,6 @@ def checked_base_url(provider: str, raw: str | None) -> str | None:
         return None  # the other providers' base URLs are settings, never per credential
     if not url:
         raise ValueError("An OpenAI-compatible server needs its base URL (ending in /v1).")
-    from ..providers.ssrf import validate_base_url
-
     return validate_base_url(url, current_app.config.get("LLMCFG_ALLOW_PRIVATE_BASE_URLS", False))
 
 

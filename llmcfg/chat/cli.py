@@ -27,13 +27,21 @@ def _organization_of(config_id, homework_id, course_id) -> int:
     return org_id
 
 
+def _split_words(words: tuple[str, ...]) -> tuple[int | None, str]:
+    """Read `[CONFIG_ID] MESSAGE`: an optional id (a click argument cannot precede a required one)."""
+    if len(words) == 1:
+        return None, words[0]
+    if len(words) == 2 and words[0].isdigit():
+        return int(words[0]), words[1]
+    raise click.UsageError('Give CONFIG_ID and one MESSAGE (quote a message with spaces: "…").')
+
+
 @llmcfg_cli.command("chat")
-@click.argument("config_id", required=False, type=int)
-@click.argument("message")
+@click.argument("words", nargs=-1, required=True, metavar="[CONFIG_ID] MESSAGE")
 @click.option("--homework", "homework_id", type=int, help="Chat with the model this homework uses.")
 @click.option("--course", "course_id", type=int, help="Chat with the model this course uses.")
 @click.option("--system", default=None, help="A system prompt to send first.")
-def chat_command(config_id, message, homework_id, course_id, system):
+def chat_command(words, homework_id, course_id, system):
     """Send MESSAGE to a config (CONFIG_ID), a homework or a course and stream the answer.
 
     The answer goes to stdout; fallback notices and errors go to stderr. Exits 0 when the
@@ -44,6 +52,7 @@ def chat_command(config_id, message, homework_id, course_id, system):
       flask llmcfg chat 3 "Explain Newton's second law"
       flask llmcfg chat --homework 7 "Give me a hint"
     """
+    config_id, message = _split_words(words)
     chosen = [v for v in (config_id, homework_id, course_id) if v is not None]
     if len(chosen) != 1:
         raise click.UsageError("Give exactly one of CONFIG_ID, --homework ID or --course ID.")

@@ -1,12 +1,12 @@
 import json
 
-from flask import Response, abort, jsonify, render_template, request, stream_with_context
+from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context
 from flask_login import current_user, login_required
 
 from ..models import Course, Homework, LLMConfig
 from ..scoping import scoped_all
 from . import bp
-from .relay import relay
+from .relay import HEARTBEAT_S, relay
 from .service import ChatInputError, build_engine, chain_targets, resolve, validate_messages
 from .transcript import Transcript
 
@@ -29,6 +29,7 @@ def stream():
         return _input_error(exc)
     targets = chain_targets(chosen.config)
     engine, engagements = build_engine(current_user.organization_id)
+    heartbeat = float(current_app.config.get("LLMCFG_HEARTBEAT_SECONDS", HEARTBEAT_S))
 
     def after_event(event):
         if event.event in ("fallback", "error"):
@@ -36,7 +37,7 @@ def stream():
 
     def body():
         try:
-            yield from relay(lambda cancelled: engine.stream(targets, messages, cancelled), after_event)
+            yield from relay(lambda cancelled: engine.stream(targets, messages, cancelled), after_event, heartbeat)
         finally:
             engagements.flush()
 

@@ -10,7 +10,7 @@ import threading
 import httpx
 
 from .anthropic import AnthropicProvider
-from .base import BLOCKED_URL, ChatTarget, Credential, Provider, ProviderError
+from .base import BLOCKED_URL, UPSTREAM_ERROR, ChatTarget, Credential, Provider, ProviderError
 from .openai import OpenAIProvider
 from .openai_compatible import OpenAICompatibleProvider
 from .openrouter import OpenRouterProvider
@@ -43,8 +43,8 @@ def provider_for(credential: Credential, *, base_urls: dict, allow_private: bool
     here; its addresses are checked before every request); the others to base_urls[provider].
     """
     cls = REGISTRY.get(credential.provider)
-    if cls is None:
-        raise ProviderError(BLOCKED_URL, f"Unknown provider {credential.provider!r}.")
+    if cls is None:  # e.g. a row naming a provider this version no longer has: let the fallback take over
+        raise ProviderError(UPSTREAM_ERROR, f"Unknown provider {credential.provider!r}.")
     if cls is OpenAICompatibleProvider:
         try:
             base_url, _, _ = split_base_url(credential.base_url or "")

@@ -75,7 +75,9 @@ class HTTPProvider(Provider):
         return error
 
     def status_error(self, response, secret: str | None) -> ProviderError:
-        error = wire.status_error(response.status_code, response.headers, response.text, secret=secret, label=self.label)
+        error = wire.status_error(
+            response.status_code, response.headers, response.text, secret=secret, label=self.label
+        )
         return self.refine_error(error, response.text)
 
     # --- plain JSON GETs ----------------------------------------------------------------------

@@ -43,13 +43,18 @@ def models_command(provider, credential_id, as_json, refresh):
     except ProviderError as error:
         raise click.ClickException(f"Could not load the {REGISTRY[provider].label} catalog: {error.message}") from None
     if as_json:
-        click.echo(json.dumps({
-            "provider": provider,
-            "models": [asdict(m) for m in result.models],
-            "fetched_at": result.fetched_at.isoformat(timespec="seconds"),
-            "stale": result.stale,
-            "total": len(result.models),
-        }, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "provider": provider,
+                    "models": [asdict(m) for m in result.models],
+                    "fetched_at": result.fetched_at.isoformat(timespec="seconds"),
+                    "stale": result.stale,
+                    "total": len(result.models),
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     for model in result.models:
         facts = " · ".join(f for f in (format_context(model.context_length), format_prices(model)) if f)
@@ -61,7 +66,9 @@ def models_command(provider, credential_id, as_json, refresh):
 
 @llmcfg_cli.command("test-connection")
 @click.argument("config_id", type=int)
-@click.option("--deep", is_flag=True, help="Also stream a real 1-token answer (catches a listed but rate-limited model).")
+@click.option(
+    "--deep", is_flag=True, help="Also stream a real 1-token answer (catches a listed but rate-limited model)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def test_connection_command(config_id, deep, as_json):
     """Test CONFIG_ID's key and model step by step; exit 0 only when every step passed."""
@@ -72,8 +79,12 @@ def test_connection_command(config_id, deep, as_json):
     result = run_check(credential, config.model, deep)
     mark_verified(config.credential, result)
     if as_json:
-        click.echo(json.dumps({"ok": result.ok, "steps": [asdict(s) for s in result.steps], "key_info": result.key_info},
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"ok": result.ok, "steps": [asdict(s) for s in result.steps], "key_info": result.key_info},
+                ensure_ascii=False,
+            )
+        )
     else:
         click.echo(f"{config.name} ({config.provider}/{config.model})")
         for step in result.steps:

@@ -88,7 +88,11 @@ class OpenAIShapedProvider(HTTPProvider):
 
     def parse_answer(self, payload: dict) -> tuple[str, str | None, dict | None]:
         choice = payload["choices"][0]
-        return (choice["message"].get("content") or ""), choice.get("finish_reason"), normalize_usage(payload.get("usage"))
+        return (
+            (choice["message"].get("content") or ""),
+            choice.get("finish_reason"),
+            normalize_usage(payload.get("usage")),
+        )
 
     def parse_model(self, entry: dict) -> ModelInfo | None:
         context = entry.get("context_length") or entry.get("max_model_len")  # vLLM says max_model_len

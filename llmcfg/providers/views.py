@@ -84,7 +84,7 @@ def matches(model: ModelInfo, query: str) -> bool:
 def format_context(tokens: int | None) -> str:
     if not tokens:
         return ""
-    return f"{tokens / 1_000_000:g}M context" if tokens >= 1_000_000 else f"{round(tokens / 1000)}K context"
+    return f"{tokens / 1_000_000:.3g}M context" if tokens >= 1_000_000 else f"{round(tokens / 1000)}K context"
 
 
 def format_prices(model: ModelInfo) -> str:
@@ -122,7 +122,11 @@ def _render_models(provider, credential, result, error, q, selected) -> str:
         pinned_missing = listed is None and result is not None
     saved = credential.id is not None
     refresh_url = url_for(
-        "providers.models", provider=provider, refresh=1, q=q or None, selected=selected or None,
+        "providers.models",
+        provider=provider,
+        refresh=1,
+        q=q or None,
+        selected=selected or None,
         credential_id=credential.id if saved else None,
     )
     return render_template(
@@ -157,8 +161,12 @@ def models(provider):
         return _render_models(provider, credential, result, error, q, selected)
     if error is not None:
         status = 400 if error.reason == BLOCKED_URL else 502
-        return jsonify(error=f"Could not load the catalog: {error.message}", reason=error.reason,
-                       upstream_status=error.status, status=status), status
+        return jsonify(
+            error=f"Could not load the catalog: {error.message}",
+            reason=error.reason,
+            upstream_status=error.status,
+            status=status,
+        ), status
     listed = [m for m in result.models if matches(m, q)]
     return jsonify(
         provider=provider,

@@ -7,6 +7,8 @@
 // 4. The catalog's "Refresh list" button goes through the editor's own catalog endpoint: the
 //    catalog API it names reads a key from `api_key`, while the editor's key fields are named
 //    after their part of the form (new key, replacement key).
+// 5. The chain preview learns whether the picked model carries the catalog's "free" badge, so it
+//    can warn about a free primary without a fallback even when the id has no ":free" suffix.
 (function () {
   "use strict";
 
@@ -59,14 +61,26 @@
     values.set("refresh", "1");
     detail.verb = "post";
     detail.useUrlParams = false;
+    detail.headers["Content-Type"] = "application/x-www-form-urlencoded";  // htmx sets it only for a POST
     detail.path = form.getAttribute("data-models-url");
     detail.parameters = values;
+  }
+
+  function markFree(form, event) {
+    var detail = event.detail;
+    if (detail.elt.id !== "chain-preview" || fieldValue(form, "model_other")) return;
+    var picked = form.querySelector('input[name="model"]:checked');
+    var row = picked && picked.closest("label");
+    if (row && row.querySelector(".badge.free")) detail.parameters["model_free"] = "1";
   }
 
   function init() {
     var form = document.getElementById("config-form");
     if (!form) return;
-    document.body.addEventListener("htmx:configRequest", function (event) { routeRefresh(form, event); });
+    document.body.addEventListener("htmx:configRequest", function (event) {
+      routeRefresh(form, event);
+      markFree(form, event);
+    });
     refresh(form);
     // Capture phase: the choices are fixed before htmx sends the form for the new provider.
     form.addEventListener("change", function () { refresh(form); }, true);

@@ -2,6 +2,9 @@
 
 They skip (with the reason) when /usr/bin/chromium is missing, unless LLMCFG_REQUIRE_BROWSER=1
 (as in CI), where a missing browser is a failure.
+
+Screenshots go to a temporary folder; with LLMCFG_SCREENSHOTS=1 they refresh docs/screenshots
+(the README's pictures) instead, so an ordinary test run leaves the work tree alone.
 """
 
 import os
@@ -83,6 +86,15 @@ def live(tmp_path, fake_upstream):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Return the folder for screenshots (docs/screenshots when LLMCFG_SCREENSHOTS=1)."""
+    if os.environ.get("LLMCFG_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path
 
 
 def _context(browser, javascript: bool):

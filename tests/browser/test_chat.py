@@ -5,7 +5,6 @@ from playwright.sync_api import expect
 from llmcfg.crypto import secret_hint, vault
 from llmcfg.db import db
 from llmcfg.models import LLMConfig, OrganizationCredential
-from tests.browser.conftest import SCREENSHOTS
 from tests.fakes.plugin import KEYS, Behavior
 
 BACKUP_MODEL = "claude-3-5-haiku-20241022"
@@ -28,7 +27,7 @@ def _primary_with_anthropic_backup(live) -> int:
         return primary.id
 
 
-def test_a_rate_limited_primary_switches_to_the_backup(page, live):
+def test_a_rate_limited_primary_switches_to_the_backup(page, live, shots):
     config_id = _primary_with_anthropic_backup(live)
     live.fake.script("openai", "gpt-4o-mini", Behavior.http(429, retry_after="30"))
     page.goto(live.url + "/chat")
@@ -46,7 +45,7 @@ def test_a_rate_limited_primary_switches_to_the_backup(page, live):
     expect(page.locator(".chat-error")).to_have_count(0)
     if page.javascript:
         expect(page.locator("#send")).to_be_enabled()
-        page.screenshot(path=str(SCREENSHOTS / "chat-fallback.png"), full_page=True)
+        page.screenshot(path=str(shots / "chat-fallback.png"), full_page=True)
 
     # The admin sees the switch and the primary's cooldown on the overview.
     page.goto(live.url + "/")
@@ -55,4 +54,4 @@ def test_a_rate_limited_primary_switches_to_the_backup(page, live):
     expect(activity.locator("table.events")).to_contain_text("rate-limited (429)")
     expect(activity.locator(".cooling")).to_contain_text("alpha primary")
     if page.javascript:
-        activity.screenshot(path=str(SCREENSHOTS / "fallback-activity.png"))
+        activity.screenshot(path=str(shots / "fallback-activity.png"))

@@ -4,7 +4,6 @@ from playwright.sync_api import expect
 
 from llmcfg.db import db
 from llmcfg.models import LLMConfig
-from tests.browser.conftest import SCREENSHOTS
 from tests.fakes.plugin import KEYS, Behavior
 
 OR_KEY, ANTHROPIC_KEY = KEYS["openrouter"], KEYS["anthropic"]
@@ -37,7 +36,7 @@ def add_openrouter_key(page, live) -> None:
     expect(page.locator("table")).to_contain_text("•••• 0003")
 
 
-def test_build_a_config_with_a_cross_provider_fallback(page, live):
+def test_build_a_config_with_a_cross_provider_fallback(page, live, shots):
     add_openrouter_key(page, live)
     page.goto(live.url + "/configs/new")
     page.fill("#name", "Physics")
@@ -58,6 +57,13 @@ def test_build_a_config_with_a_cross_provider_fallback(page, live):
         if page.javascript else [e.get_attribute("value") for e in catalog.locator("input[name=model]").all()]
     assert FREE_MODEL in shown and all("llama" in m and m.endswith(":free") for m in shown)
     page.check(f'input[name=model][value="{FREE_MODEL}"]')
+    if page.javascript:  # the list's own refresh button asks the provider again, keeping filter and pick
+        before = live.fake.count("openrouter", "/models")
+        with page.expect_response(lambda r: r.url.endswith("/configs/models")) as answer:
+            page.click("#model-catalog .refresh-catalog")
+        assert answer.value.ok and live.fake.count("openrouter", "/models") == before + 1
+        expect(catalog.locator(f'input[value="{FREE_MODEL}"]')).to_be_checked()
+        expect(catalog).to_contain_text("matching “llama 3.3 free”")
 
     act(page, "button[value=test]")
     expect(page.locator("#connection-check")).to_contain_text("✓ Connection works.")
@@ -88,14 +94,14 @@ def test_build_a_config_with_a_cross_provider_fallback(page, live):
     expect(page.locator("#chain-preview")).to_contain_text(chain)
     expect(page.locator("#chain-preview")).not_to_contain_text("Free models")
     if page.javascript:
-        page.screenshot(path=str(SCREENSHOTS / "editor.png"), full_page=True)
+        page.screenshot(path=str(shots / "editor.png"), full_page=True)
 
     with page.expect_navigation():
         page.click(".actions button[value=save]")
     expect(page.locator(".flash")).to_contain_text('Config "Physics" saved.')
     expect(page.locator("#configs")).to_contain_text(chain)
     if page.javascript:
-        page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+        page.screenshot(path=str(shots / "overview.png"), full_page=True)
     with live.app.app_context():
         physics = db.session.scalar(db.select(LLMConfig).filter_by(name="Physics"))
         assert (physics.provider, physics.model) == ("openrouter", FREE_MODEL)
@@ -115,14 +121,14 @@ def _seed_backup_of_primary(live) -> tuple[int, int]:
         return primary.id, backup.id
 
 
-def test_a_cycle_is_refused_inline(page, live):
+def test_a_cycle_is_refused_inline(page, live, shots):
     primary_id, backup_id = _seed_backup_of_primary(live)
     page.goto(f"{live.url}/configs/{primary_id}/edit")
     page.select_option("#fallback", str(backup_id))
     message = "That would make a cycle: alpha primary → Backup → alpha primary."
     if page.javascript:  # refused as you pick, before saving
         expect(page.locator("#chain-preview .error")).to_have_text(message)
-        page.locator("#fallback-section").screenshot(path=str(SCREENSHOTS / "editor-cycle.png"))
+        page.locator("#fallback-section").screenshot(path=str(shots / "editor-cycle.png"))
     with page.expect_navigation():
         page.click(".actions button[value=save]")
     expect(page.locator("#chain-preview .error")).to_have_text(message)

@@ -63,7 +63,12 @@ class Behavior:
 
     @classmethod
     def http(
-        cls, status: int, *, retry_after: str | None = None, retry_after_ms: str | None = None, message: str | None = None
+        cls,
+        status: int,
+        *,
+        retry_after: str | None = None,
+        retry_after_ms: str | None = None,
+        message: str | None = None,
     ) -> "Behavior":
         return cls(HTTP, status=status, retry_after=retry_after, retry_after_ms=retry_after_ms, message=message)
 

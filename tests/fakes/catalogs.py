@@ -50,8 +50,24 @@ _OPENROUTER_KNOWN = [
     ("qwen/qwen-2.5-72b-instruct:free", "Qwen2.5 72B Instruct (free)", 32768, "0", "0"),
     ("openrouter/auto", "Auto Router", 2000000, "-1", "-1"),
 ]
-_VENDORS = ["openai", "anthropic", "google", "meta-llama", "mistralai", "qwen", "deepseek", "cohere",
-            "nousresearch", "microsoft", "x-ai", "amazon", "perplexity", "01-ai", "ai21", "thedrummer"]
+_VENDORS = [
+    "openai",
+    "anthropic",
+    "google",
+    "meta-llama",
+    "mistralai",
+    "qwen",
+    "deepseek",
+    "cohere",
+    "nousresearch",
+    "microsoft",
+    "x-ai",
+    "amazon",
+    "perplexity",
+    "01-ai",
+    "ai21",
+    "thedrummer",
+]
 _FAMILIES = ["chat", "instruct", "coder", "vision", "mini", "large", "turbo", "reasoner", "lite", "pro"]
 OPENROUTER_SIZE = 350
 
@@ -65,8 +81,13 @@ def _openrouter_entry(model_id, name, context, prompt, completion, created):
         "created": created,
         "description": f"{name} as served through the fake OpenRouter.",
         "context_length": context,
-        "architecture": {"modality": "text->text", "input_modalities": ["text"], "output_modalities": ["text"],
-                         "tokenizer": "Other", "instruct_type": None},
+        "architecture": {
+            "modality": "text->text",
+            "input_modalities": ["text"],
+            "output_modalities": ["text"],
+            "tokenizer": "Other",
+            "instruct_type": None,
+        },
         "pricing": {"prompt": prompt, "completion": completion, "request": "0", "image": "0"},
         "top_provider": {"context_length": context, "max_completion_tokens": 16384, "is_moderated": False},
         "per_request_limits": None,
@@ -95,8 +116,16 @@ def openrouter_catalog() -> list[dict]:
         prompt = "0" if free else f"{rng.randint(5, 15000) / 1e9:.10f}".rstrip("0")
         completion = "0" if free else f"{rng.randint(10, 60000) / 1e9:.10f}".rstrip("0")
         name = f"{vendor.title()}: {family.title()} {model_id.split('-')[-2]}" + (" (free)" if free else "")
-        entries.append(_openrouter_entry(model_id, name, rng.choice([8192, 32768, 131072, 200000]),
-                                         prompt, completion, 1700000000 + rng.randint(0, 40_000_000)))
+        entries.append(
+            _openrouter_entry(
+                model_id,
+                name,
+                rng.choice([8192, 32768, 131072, 200000]),
+                prompt,
+                completion,
+                1700000000 + rng.randint(0, 40_000_000),
+            )
+        )
     return entries
 
 
@@ -116,7 +145,12 @@ def make_entry(provider: str, model_id: str, name: str | None = None, **fields) 
     """A catalog entry for `FakeUpstream.add_model`, in the provider's own shape."""
     now = int(datetime.now(timezone.utc).timestamp())
     if provider == "anthropic":
-        entry = {"type": "model", "id": model_id, "display_name": name or model_id, "created_at": "2025-01-01T00:00:00Z"}
+        entry = {
+            "type": "model",
+            "id": model_id,
+            "display_name": name or model_id,
+            "created_at": "2025-01-01T00:00:00Z",
+        }
     elif provider == "openrouter":
         entry = _openrouter_entry(model_id, name or model_id, 32768, "0.000001", "0.000002", now)
     else:

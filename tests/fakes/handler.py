@@ -48,7 +48,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         provider = next((p for p, prefix in PREFIXES.items() if path.startswith(prefix + "/")), None)
         if provider is None:
             return self._send_json(404, {"error": {"message": f"Unknown path {path}"}})
-        sub = path[len(PREFIXES[provider]):]
+        sub = path[len(PREFIXES[provider]) :]
         self.provider, self.fmt = provider, FORMATS[provider]
         self.key = self._key()
         try:
@@ -100,9 +100,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         ids = [m["id"] for m in catalog]
         start = ids.index(query["after_id"]) + 1 if query.get("after_id") in ids else 0
         page = catalog[start : start + limit]
-        self._send_json(200, {"data": page, "has_more": start + limit < len(catalog),
-                              "first_id": page[0]["id"] if page else None,
-                              "last_id": page[-1]["id"] if page else None})
+        self._send_json(
+            200,
+            {
+                "data": page,
+                "has_more": start + limit < len(catalog),
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            },
+        )
 
     def _one_model(self, model_id: str) -> None:
         for entry in self.fake.catalog(self.provider, self.key):

@@ -62,15 +62,26 @@ def fake_app(app, fake_upstream):
         client.close()
 
 
-def add_credential(organization, provider: str, key: str | None = None, *, base_url: str | None = None,
-                   fake: FakeUpstream | None = None, label: str | None = None) -> OrganizationCredential:
+def add_credential(
+    organization,
+    provider: str,
+    key: str | None = None,
+    *,
+    base_url: str | None = None,
+    fake: FakeUpstream | None = None,
+    label: str | None = None,
+) -> OrganizationCredential:
     """Store an encrypted credential (inside an app context); openai_compatible points at the fake."""
     key = key or KEYS[provider]
     if provider == "openai_compatible" and base_url is None and fake is not None:
         base_url = fake.base_urls["openai_compatible"]
     row = OrganizationCredential(
-        organization=organization, provider=provider, label=label or f"{provider} key",
-        secret_ciphertext=vault().encrypt(key), secret_hint=secret_hint(key), base_url=base_url,
+        organization=organization,
+        provider=provider,
+        label=label or f"{provider} key",
+        secret_ciphertext=vault().encrypt(key),
+        secret_hint=secret_hint(key),
+        base_url=base_url,
     )
     db.session.add(row)
     db.session.commit()

@@ -255,10 +255,21 @@ class FakeUpstream:
     def key_info(self, key: str) -> dict:
         with self._lock:
             facts = dict(self._key_info.get(key, {}))
-        info = {"label": f"{key[:9]}...{key[-3:]}", "limit": None, "limit_remaining": None, "limit_reset": None,
-                "include_byok_in_limit": False, "usage": 0.25, "usage_daily": 0.0, "usage_weekly": 0.0,
-                "usage_monthly": 0.25, "is_free_tier": False, "is_management_key": False,
-                "is_provisioning_key": False, "expires_at": None}
+        info = {
+            "label": f"{key[:9]}...{key[-3:]}",
+            "limit": None,
+            "limit_remaining": None,
+            "limit_reset": None,
+            "include_byok_in_limit": False,
+            "usage": 0.25,
+            "usage_daily": 0.0,
+            "usage_weekly": 0.0,
+            "usage_monthly": 0.25,
+            "is_free_tier": False,
+            "is_management_key": False,
+            "is_provisioning_key": False,
+            "expires_at": None,
+        }
         info.update(facts)
         return {"data": info}
 

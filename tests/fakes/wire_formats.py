@@ -13,6 +13,9 @@ HTML_502 = (
 )
 
 
+OPENROUTER_RAW_429 = "google/gemini-2.0-flash-exp:free is temporarily rate-limited upstream. Please retry shortly."
+
+
 def sse(data: dict | str, event: str | None = None) -> bytes:
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
@@ -26,9 +29,15 @@ class OpenAIFormat:
     keepalive = b": keep-alive\n\n"
 
     # --- error bodies -------------------------------------------------------------------------
-    ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
-                   404: "invalid_request_error", 429: "requests", 500: "server_error",
-                   503: "service_unavailable_error"}
+    ERROR_TYPES = {
+        400: "invalid_request_error",
+        401: "invalid_request_error",
+        403: "permission_error",
+        404: "invalid_request_error",
+        429: "requests",
+        500: "server_error",
+        503: "service_unavailable_error",
+    }
     ERROR_MESSAGES = {
         400: "Invalid request.",
         402: "You have no credits remaining.",
@@ -47,38 +56,79 @@ class OpenAIFormat:
 
     def error(self, status: int, message: str | None = None) -> dict:
         codes = {429: "rate_limit_exceeded", 503: "server_is_overloaded", 404: "model_not_found"}
-        return {"error": {"message": message or self.ERROR_MESSAGES.get(status, f"Error {status}"),
-                          "type": self.ERROR_TYPES.get(status, "server_error"), "param": None,
-                          "code": codes.get(status)}}
+        return {
+            "error": {
+                "message": message or self.ERROR_MESSAGES.get(status, f"Error {status}"),
+                "type": self.ERROR_TYPES.get(status, "server_error"),
+                "param": None,
+                "code": codes.get(status),
+            }
+        }
 
     def bad_key(self, key: str | None) -> dict:
         if not key:
-            return {"error": {"message": "You didn't provide an API key. You need to provide your API key in an "
-                              "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                              "type": "invalid_request_error", "param": None, "code": None}}
+            return {
+                "error": {
+                    "message": "You didn't provide an API key. You need to provide your API key in an "
+                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
         masked = f"{key[:8]}****{key[-4:]}"
-        return {"error": {"message": f"Incorrect API key provided: {masked}. You can find your API key at "
-                          "https://platform.openai.com/account/api-keys.",
-                          "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+        return {
+            "error": {
+                "message": f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
 
     def model_not_found(self, model: str) -> tuple[int, dict]:
-        return 404, {"error": {"message": f"The model `{model}` does not exist or you do not have access to it.",
-                               "type": "invalid_request_error", "param": None, "code": "model_not_found"}}
+        return 404, {
+            "error": {
+                "message": f"The model `{model}` does not exist or you do not have access to it.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+        }
 
     def mid_stream_error(self, model: str, code: int | None, message: str | None) -> bytes:
-        return sse({"error": {"message": message or "The server had an error while processing your request.",
-                              "type": "server_error", "param": None, "code": code}})
+        return sse(
+            {
+                "error": {
+                    "message": message or "The server had an error while processing your request.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": code,
+                }
+            }
+        )
 
     # --- the stream ---------------------------------------------------------------------------
     def new_stream(self, model: str, request: dict) -> dict:
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "model": model, "created": int(time.time()),
-                "include_usage": include_usage}
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "model": model,
+            "created": int(time.time()),
+            "include_usage": include_usage,
+        }
 
     def _chunk(self, state: dict, choices: list, **extra) -> dict:
-        chunk = {"id": state["id"], "object": "chat.completion.chunk", "created": state["created"],
-                 "model": state["model"], "service_tier": "default", "system_fingerprint": "fp_fake0001",
-                 "choices": choices}
+        chunk = {
+            "id": state["id"],
+            "object": "chat.completion.chunk",
+            "created": state["created"],
+            "model": state["model"],
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake0001",
+            "choices": choices,
+        }
         if state["include_usage"]:
             chunk["usage"] = None
         chunk.update(extra)
@@ -106,8 +156,12 @@ class OpenAIFormat:
         return b'data: {"id":"' + state["id"].encode() + b'","choices":[{"delta":{"content":"oo\n\n'
 
     def usage(self, prompt: int, completion: int) -> dict:
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                "completion_tokens_details": {"reasoning_tokens": 0}}
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        }
 
 
 class OpenRouterFormat(OpenAIFormat):
@@ -118,11 +172,21 @@ class OpenRouterFormat(OpenAIFormat):
 
     def error(self, status: int, message: str | None = None) -> dict:
         if status == 429 and not message:
-            return {"error": {"message": "Provider returned error", "code": 429, "metadata": {
-                "raw": "google/gemini-2.0-flash-exp:free is temporarily rate-limited upstream. Please retry shortly.",
-                "provider_name": "Google AI Studio"}}, "user_id": "user_fake"}
-        return {"error": {"message": message or self.ERROR_MESSAGES.get(status, f"Error {status}"), "code": status},
-                "user_id": "user_fake"}
+            return {
+                "error": {
+                    "message": "Provider returned error",
+                    "code": 429,
+                    "metadata": {
+                        "raw": OPENROUTER_RAW_429,
+                        "provider_name": "Google AI Studio",
+                    },
+                },
+                "user_id": "user_fake",
+            }
+        return {
+            "error": {"message": message or self.ERROR_MESSAGES.get(status, f"Error {status}"), "code": status},
+            "user_id": "user_fake",
+        }
 
     def bad_key(self, key: str | None) -> dict:
         return {"error": {"message": "User not found." if key else "No auth credentials found", "code": 401}}
@@ -131,11 +195,21 @@ class OpenRouterFormat(OpenAIFormat):
         return 400, {"error": {"message": f"{model} is not a valid model ID", "code": 400}}
 
     def mid_stream_error(self, model: str, code: int | None, message: str | None) -> bytes:
-        return sse({"id": "gen-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                    "model": model, "provider": "OpenAI",
-                    "error": {"code": code or 502, "message": message or "Provider disconnected",
-                              "metadata": {"error_type": "rate_limit_exceeded" if code == 429 else "provider_unavailable"}},
-                    "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]})
+        return sse(
+            {
+                "id": "gen-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "provider": "OpenAI",
+                "error": {
+                    "code": code or 502,
+                    "message": message or "Provider disconnected",
+                    "metadata": {"error_type": "rate_limit_exceeded" if code == 429 else "provider_unavailable"},
+                },
+                "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
+            }
+        )
 
     def new_stream(self, model: str, request: dict) -> dict:
         state = super().new_stream(model, request)
@@ -161,16 +235,32 @@ class AnthropicFormat:
 
     provider = "anthropic"
     keepalive = b'event: ping\ndata: {"type": "ping"}\n\n'
-    ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-                   403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-                   429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error"}
-    MESSAGES = {429: "This request would exceed the rate limit for your organization of 50 requests per minute.",
-                529: "Overloaded", 500: "Internal server error", 404: "The requested resource could not be found."}
+    ERROR_TYPES = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        402: "billing_error",
+        403: "permission_error",
+        404: "not_found_error",
+        413: "request_too_large",
+        429: "rate_limit_error",
+        500: "api_error",
+        504: "timeout_error",
+        529: "overloaded_error",
+    }
+    MESSAGES = {
+        429: "This request would exceed the rate limit for your organization of 50 requests per minute.",
+        529: "Overloaded",
+        500: "Internal server error",
+        404: "The requested resource could not be found.",
+    }
 
     def error(self, status: int, message: str | None = None) -> dict:
         kind = self.ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-        return {"type": "error", "error": {"type": kind, "message": message or self.MESSAGES.get(status, kind)},
-                "request_id": f"req_{uuid.uuid4().hex[:24]}"}
+        return {
+            "type": "error",
+            "error": {"type": kind, "message": message or self.MESSAGES.get(status, kind)},
+            "request_id": f"req_{uuid.uuid4().hex[:24]}",
+        }
 
     def bad_key(self, key: str | None) -> dict:
         return self.error(401, "invalid x-api-key")
@@ -180,28 +270,48 @@ class AnthropicFormat:
 
     def mid_stream_error(self, model: str, code: int | None, message: str | None) -> bytes:
         kind = self.ERROR_TYPES.get(code or 529, "api_error")
-        return sse({"type": "error", "error": {"type": kind, "message": message or self.MESSAGES.get(code or 529, kind)}},
-                   "error")
+        return sse(
+            {"type": "error", "error": {"type": kind, "message": message or self.MESSAGES.get(code or 529, kind)}},
+            "error",
+        )
 
     def new_stream(self, model: str, request: dict) -> dict:
         return {"id": f"msg_{uuid.uuid4().hex[:24]}", "model": model}
 
     def opening(self, state: dict) -> list[bytes]:
-        start = {"type": "message_start", "message": {
-            "id": state["id"], "type": "message", "role": "assistant", "content": [], "model": state["model"],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": state.get("prompt", 1), "output_tokens": 1}}}
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": state["id"],
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": state["model"],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": state.get("prompt", 1), "output_tokens": 1},
+            },
+        }
         block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
         return [sse(start, "message_start"), sse(block, "content_block_start"), self.keepalive]
 
     def token(self, state: dict, text: str) -> bytes:
-        return sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-                   "content_block_delta")
+        return sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+            "content_block_delta",
+        )
 
     def closing(self, state: dict, finish: str, usage: dict) -> list[bytes]:
         return [
             sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-            sse({"type": "message_delta", "delta": {"stop_reason": self.finish_name(finish), "stop_sequence": None},
-                 "usage": {"output_tokens": usage["output_tokens"]}}, "message_delta"),
+            sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self.finish_name(finish), "stop_sequence": None},
+                    "usage": {"output_tokens": usage["output_tokens"]},
+                },
+                "message_delta",
+            ),
             sse({"type": "message_stop"}, "message_stop"),
         ]
 
