@@ -6,6 +6,7 @@ import httpx
 
 from .context import Context
 from .report import Row
+from .served import serve_settings
 from .stats import Summary, fmt_ratio, ratio, repeat
 
 PATH = "/api/admin/llm-providers/openrouter/models"
@@ -65,3 +66,11 @@ def figure_catalog(ctx: Context) -> None:
         Row(figure, f"{ctx.sizes.catalog_concurrency} concurrent cold requests → upstream calls"
             + (f" ({failures} failed)" if failures else ""), str(calls), target="1", met=calls == 1 and not failures),
     )
+    if calls > 1:
+        workers = serve_settings().get("workers", 1)
+        ctx.report.section("Why the cold catalog was fetched more than once", (
+            f"gunicorn.conf.py runs {workers} worker process(es). The catalog's single-flight lock is a "
+            "`threading.Lock` per process (`llmcfg.catalog.CatalogCache._lock_for`), so every worker that receives "
+            "one of the concurrent requests fetches once. A lock the workers share (a file lock beside the cache "
+            "file in the instance folder, or a Redis lock with `LLMCFG_REDIS_URL`) makes it one."))
+

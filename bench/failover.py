@@ -12,6 +12,7 @@ from .client import HELLO, read_app, read_direct
 from .context import Context
 from .report import Row
 from .seed import BENCH_KEY, backup_model
+from .served import serve_settings
 from .stats import Summary, fmt, fmt_ratio, ratio, repeat
 
 
@@ -70,8 +71,8 @@ def peer_rows(ctx: Context, floor: Summary, served: Summary) -> list[Row]:
     for label, options in (("defaults", {}), ("num_retries=0", {"num_retries": 0})):
         router = peers.litellm_router(litellm, ctx.upstream.base_url, "rl", backup, **options)
         before = ctx.upstream.chat_calls("rl")
-        timed = Summary.of(repeat(lambda: peers.litellm_ttft(router), ctx.sizes.peer_reps, 1))
-        calls = (ctx.upstream.chat_calls("rl") - before) / (ctx.sizes.peer_reps + 1)
+        timed = Summary.of(repeat(lambda: peers.litellm_ttft(router), ctx.sizes.peer_reps, ctx.sizes.peer_warmup))
+        calls = (ctx.upstream.chat_calls("rl") - before) / (ctx.sizes.peer_reps + ctx.sizes.peer_warmup)
         rows.append(Row("1. Failover TTFT", f"Peer: LiteLLM Router in-process ({label}; {fmt(calls)} calls to the "
                         f"429 primary per request)", timed.ms(), f"floor {floor.ms()}",
                         fmt_ratio(ratio(timed.median, floor.median))))
@@ -130,3 +131,11 @@ def figure_cooldown(ctx: Context) -> None:
             fmt_ratio(ratio(cooled_s.median, healthy_s.median)), "≤ 1.1× healthy",
             cooled_s.median <= 1.1 * healthy_s.median),
     )
+    if extra_calls:
+        workers = serve_settings().get("workers", 1)
+        ctx.report.section("Why the cooldown let calls through", (
+            f"gunicorn.conf.py runs {workers} worker process(es), and each keeps its own cooldowns "
+            "(`llmcfg.cooldown.MemoryCooldowns` lives in process memory), so a worker that has not seen the 429 "
+            "itself still calls the primary once. A cooldown store the workers share (on the database, or on "
+            "Redis when `LLMCFG_REDIS_URL` is set) makes it zero whatever the number of workers."))
+

@@ -105,10 +105,12 @@ def layer_section(ctx: Context) -> None:
     tokens, interval = min(ctx.sizes.relay_tokens, 2000), ctx.sizes.relay_interval_ms
     model = f"ok-{tokens}-{interval}"
     costs = layer_costs(ctx, model, tokens)
-    rows, previous = [], 0.0
+    rows, previous, added = [], 0.0, []
     for name, cost in costs:
         rows.append((name, fmt(cost), fmt(cost - previous)))
+        added.append((name, cost - previous))
         previous = cost
+    ctx.shared["layers"] = added
     ctx.report.section(
         "Where a relayed token's CPU goes",
         f"In one process, {tokens:,} tokens paced at {interval} ms (so each token arrives in a read of its own, "

@@ -44,8 +44,15 @@ class Report:
     def skip(self, why: str) -> None:
         self.skipped.append(why)
 
+    def ordered(self) -> list[Row]:
+        """Rows by figure number (figures run in another order), each figure's rows as added."""
+        def number(row: Row) -> int:
+            head = row.figure.split(".", 1)[0]
+            return int(head) if head.isdigit() else 99
+        return sorted(self.rows, key=number)
+
     def missed(self) -> list[Row]:
-        return [row for row in self.rows if row.met is False]
+        return [row for row in self.ordered() if row.met is False]
 
 
 def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -81,7 +88,7 @@ def command_line(argv: list[str]) -> str:
 
 
 def printed(report: Report) -> str:
-    table = text_table(HEADER, [r.cells() for r in report.rows])
+    table = text_table(HEADER, [r.cells() for r in report.ordered()])
     notes = "".join(f"\nSkipped: {why}" for why in report.skipped)
     return table + notes
 
@@ -104,7 +111,7 @@ def document(report: Report) -> str:
         "",
         "## Results",
         "",
-        markdown_table(HEADER, [r.cells() for r in report.rows]),
+        markdown_table(HEADER, [r.cells() for r in report.ordered()]),
         "",
     ]
     if report.skipped:

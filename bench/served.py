@@ -7,6 +7,7 @@ concurrency figure compares candidate configurations.
 """
 
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -19,6 +20,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "gunicorn.conf.py"
+
+
+def serve_settings() -> dict:
+    """What gunicorn.conf.py sets (read from the file, so the report never drifts from it)."""
+    conf = runpy.run_path(str(CONFIG_FILE))
+    return {k: v for k, v in conf.items() if not k.startswith("_") and isinstance(v, int | float | str)}
 
 
 def free_port() -> int:

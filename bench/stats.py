@@ -52,7 +52,11 @@ def ratio(value: float, baseline: float) -> float:
 
 
 def fmt_ratio(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.2f}×"
+    if math.isnan(value):
+        return "n/a"
+    if value >= 100:
+        return f"{value:,.0f}×"
+    return f"{value:.4f}×" if value < 0.1 else f"{value:.2f}×"
 
 
 def repeat(action: Callable[[], object], times: int, warmup: int = 2) -> list[float]:

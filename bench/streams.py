@@ -8,7 +8,8 @@ its peak memory is its own.
 
 import importlib.util
 import math
-import runpy
+import os
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
 from .load import LoadResult, run_load
 from .report import Row, markdown_table
-from .served import CONFIG_FILE, PeakMemory, ServedApp, tree_cpu
+from .served import PeakMemory, ServedApp, serve_settings, tree_cpu
 from .stats import fmt
 
 MIB = 1024 * 1024
@@ -43,8 +44,8 @@ class Level:
 
 
 def production_settings() -> str:
-    """What gunicorn.conf.py sets, in words (read from the file, so the doc never drifts from it)."""
-    conf = runpy.run_path(str(CONFIG_FILE))
+    """What gunicorn.conf.py sets, in words."""
+    conf = serve_settings()
     kind = conf.get("worker_class", "sync")
     parts = [f"worker_class={kind}", f"workers={conf.get('workers', 1)}"]
     if kind == "gthread":
@@ -162,6 +163,11 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
     if errors:
         lines += ["", "Errors seen (first few kinds): " + "; ".join(f"`{e}`" for e in errors)]
     lines += ["", SERVE_RATIONALE]
+    production = results.get(PRODUCTION, [])
+    if production and max(sizes.stream_levels) >= sizes.stream_target:
+        carried = [lv.clients for lv in production if not lv.degraded(sizes.itl_target_ms)]
+        if max(carried, default=0) < sizes.stream_target:
+            lines += ["", _capacity_note(ctx, production)]
     ctx.report.section("Concurrent streams and the serve configuration", "\n".join(lines))
 
 
@@ -175,3 +181,21 @@ context switches. One more thing weighs on the choice: the cooldown store and th
 single-flight lock live in each worker process, so every extra process can make one more call to
 a rate-limited primary, and one more upstream catalog fetch, until a shared store
 (`LLMCFG_REDIS_URL`) is used for cooldowns."""
+
+
+def _capacity_note(ctx: Context, production: list[Level]) -> str:
+    sizes = ctx.sizes
+    cpu = statistics.median(lv.cpu_per_token_us() for lv in production)
+    rate = 1000.0 / sizes.stream_interval_ms
+    cores = sizes.stream_target * rate * cpu / 1e6
+    note = (f"Why {sizes.stream_target} concurrent chats are out of reach here: the served app spent a median "
+            f"{fmt(cpu)} µs of CPU per relayed token over the levels above; {sizes.stream_target} chats at "
+            f"{fmt(rate)} tokens/s each would need {cores:.1f} cores for the relay alone, on a machine with "
+            f"{os.cpu_count()} that also runs this benchmark's upstream and clients. Choosing a worker class does "
+            "not change that; the cost per token has to come down in the runtime.")
+    layers = ctx.shared.get("layers")
+    if layers:
+        name, added = max(layers, key=lambda item: item[1])
+        note += (f" The largest layer in “Where a relayed token's CPU goes” is “{name.lstrip('+ ')}” "
+                 f"({fmt(added)} µs per token in-process).")
+    return note

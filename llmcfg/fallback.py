@@ -9,7 +9,7 @@ failed one is put in cooldown so later requests skip it.
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 from .cooldown import CooldownStore, cooldown_seconds
 from .providers.base import (
@@ -47,7 +47,6 @@ class Attempt:
     reason: str
     status: int | None
     elapsed_ms: int
-    message: str = field(default="", repr=False)
 
     def public(self) -> dict:
         return {"config_id": self.config_id, "model": self.model, "reason": self.reason, "status": self.status}
@@ -153,7 +152,7 @@ class FallbackEngine:
                         return
             except ProviderError as err:
                 elapsed = int((self.clock() - t0) * 1000)
-                attempts.append(Attempt(target.config_id, target.model, target.provider, err.reason, err.status, elapsed, err.message))
+                attempts.append(Attempt(target.config_id, target.model, target.provider, err.reason, err.status, elapsed))
                 if _is_cooldown_worthy(err) and target.config_id is not None:
                     self.cooldowns.start(target.config_id, cooldown_seconds(err.retry_after), err.reason, err.status)
                 if cancelled():
@@ -218,7 +217,3 @@ class FallbackEngine:
             "reason": attempts[-1].reason if attempts else "unavailable",
             "attempts": [a.public() for a in attempts],
         })
-
-
-def event_dict(event: ChatEvent) -> dict:
-    return asdict(event)

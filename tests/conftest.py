@@ -20,6 +20,8 @@ def app(tmp_path):
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'test.sqlite'}",
             "LLMCFG_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "LLMCFG_ALLOW_PRIVATE_BASE_URLS": True,
+            # Nothing listens on port 9: a test that forgets `fake_app` fails fast, never reaches out.
+            "LLMCFG_BASE_URLS": {p: f"http://127.0.0.1:9/{p}/v1" for p in ("openai", "anthropic", "openrouter")},
         }
     )
     with app.app_context():

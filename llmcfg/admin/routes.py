@@ -3,7 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth.routes import _safe_next, setup_needed
+from ..auth.routes import safe_next, setup_needed
 from ..db import db
 from ..models import Course, Homework, LLMConfig, OrganizationCredential
 from ..rules import NoConfigError, assign_config, effective_config, fallback_chain
@@ -83,7 +83,7 @@ def _picked_config() -> LLMConfig | None:
 
 def _back(default_endpoint: str = "admin.overview", **values):
     target = request.form.get("next")
-    return redirect(_safe_next(target) if target else url_for(default_endpoint, **values))
+    return redirect(safe_next(target) if target else url_for(default_endpoint, **values))
 
 
 @bp.route("/assign/default", methods=["POST"])

@@ -19,7 +19,7 @@ def setup_needed() -> bool:
     return db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     # Only same-site paths: an absolute, scheme-relative or backslash URL would be an open redirect
     # (browsers read "/\\evil.example" as "//evil.example").
     if target and target.startswith("/") and "\\" not in target and target.isprintable():
@@ -65,7 +65,7 @@ def login():
             form.password.errors.append("Wrong email or password.")
         else:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
 
