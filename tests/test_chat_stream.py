@@ -239,3 +239,32 @@ def test_everything_cooling_down_still_tries_the_primary(fake_app, fake_upstream
     fake_upstream.script("openai", MODELS["openai"], Behavior.ok("Primary is back."))
     events = chat(config_id=chain[0][0])
     assert answer_text(events) == "Primary is back." and events[-1][0] == "done"
+
+
+def test_queries_per_chat_do_not_grow_with_chain_length(fake_app, fake_upstream, orgs, chat):
+    """Resolving a homework through its org default costs the same for a 1-config and a 4-config chain."""
+    import sqlalchemy as sa
+
+    a, _ = orgs
+    short = chain_of(fake_app, orgs, fake_upstream, ["openai"])
+    long = chain_of(fake_app, orgs, fake_upstream, ["openrouter", "anthropic", "openai", "openai_compatible"])
+    fake_upstream.script("openai", MODELS["openai"], Behavior.ok("short"))
+    fake_upstream.script("openrouter", MODELS["openrouter"], Behavior.ok("long"))
+    counts = {}
+    for label, chain in (("short", short), ("long", long)):
+        with fake_app.app_context():
+            from llmcfg.models import Organization
+
+            db.session.get(Organization, a.org.id).default_llm_config_id = chain[0][0]
+            db.session.commit()
+            engine = db.engine
+        chat(homework_id=a.homework.id)  # warm-up: the token's first use is recorded once
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            chat(homework_id=a.homework.id)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        counts[label] = len(statements)
+    assert counts["long"] == counts["short"], counts

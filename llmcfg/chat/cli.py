@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from ..cli import llmcfg_cli
 from ..db import db
 from ..models import Course, Homework, LLMConfig
-from .service import ChatInputError, build_engine, chain_targets, resolve, validate_messages
+from .service import ChatInputError, build_engine, plan_chat, validate_messages
 
 
 def _organization_of(config_id, homework_id, course_id) -> int:
@@ -60,13 +60,13 @@ def chat_command(words, homework_id, course_id, system):
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
     try:
         messages = validate_messages(messages)
-        effective = resolve({"config_id": config_id, "homework_id": homework_id, "course_id": course_id}, org_id)
+        plan = plan_chat({"config_id": config_id, "homework_id": homework_id, "course_id": course_id}, org_id)
     except ChatInputError as exc:
         raise click.ClickException(str(exc)) from None
     engine, engagements = build_engine(org_id)
     ok = False
     try:
-        for event in engine.stream(chain_targets(effective.config), messages):
+        for event in engine.stream(plan.targets, messages):
             if event.event == "token":
                 click.echo(event.data["text"], nl=False)
                 sys.stdout.flush()

@@ -7,7 +7,7 @@ from ..models import Course, Homework, LLMConfig
 from ..scoping import scoped_all
 from . import bp
 from .relay import HEARTBEAT_S, relay
-from .service import ChatInputError, build_engine, chain_targets, resolve, validate_messages
+from .service import ChatInputError, build_engine, plan_chat, validate_messages
 from .transcript import Transcript
 
 
@@ -24,15 +24,15 @@ def stream():
         return _input_error(ChatInputError('Send a JSON object with "messages" and a "config_id", "homework_id" or "course_id".'))
     try:
         messages = validate_messages(payload.get("messages"))
-        chosen = resolve(payload, current_user.organization_id)
+        targets = plan_chat(payload, current_user.organization_id).targets
     except ChatInputError as exc:
         return _input_error(exc)
-    targets = chain_targets(chosen.config)
     engine, engagements = build_engine(current_user.organization_id)
     heartbeat = float(current_app.config.get("LLMCFG_HEARTBEAT_SECONDS", HEARTBEAT_S))
 
     def after_event(event):
-        if event.event in ("fallback", "error"):
+        # fallback_events rows are written once the answer has ended, never between tokens.
+        if event.terminal:
             engagements.flush()
 
     def body():
@@ -77,12 +77,12 @@ def page():
         message = (request.form.get("message") or "").strip()
         try:
             messages = validate_messages([*history, {"role": "user", "content": message}])
-            chosen = resolve(_selection(request.form), current_user.organization_id)
+            plan = plan_chat(_selection(request.form), current_user.organization_id)
         except ChatInputError as exc:
             error = str(exc)
         else:
             engine, engagements = build_engine(current_user.organization_id)
-            transcript = Transcript.collect(engine.stream(chain_targets(chosen.config), messages))
+            transcript = Transcript.collect(engine.stream(plan.targets, messages))
             engagements.flush()
             history = messages + ([{"role": "assistant", "content": transcript.text}] if transcript.ok else [])
     return render_template(

@@ -61,19 +61,36 @@ def _as_id(payload: dict, key: str) -> int:
     return int(value)
 
 
-def resolve(payload: dict, org_id: int) -> EffectiveConfig:
-    """Find the config that fires for config_id, homework_id or course_id within one organization."""
+@dataclass(frozen=True)
+class ChatPlan:
+    chosen: EffectiveConfig
+    targets: list[ChatTarget]  # the config that fires, then its fallbacks
+
+
+def plan_chat(payload: dict, org_id: int) -> ChatPlan:
+    """Resolve what the request names and build its chain of targets (a fixed number of queries)."""
+    configs = _configs_of(org_id)  # held here: the session only keeps loaded rows weakly
+    chosen = resolve(payload, org_id, configs)
+    return ChatPlan(chosen, chain_targets(chosen.config))
+
+
+def _configs_of(org_id: int) -> dict[int, LLMConfig]:
+    stmt = scoped_select(LLMConfig, org_id).options(so.selectinload(LLMConfig.credential))
+    return {c.id: c for c in db.session.scalars(stmt)}
+
+
+def resolve(payload: dict, org_id: int, configs: dict[int, LLMConfig] | None = None) -> EffectiveConfig:
+    """Find the config that fires for config_id, homework_id or course_id within one organization.
+
+    With every config of the organization loaded first, walking inheritance and fallback links
+    costs no further queries (many-to-one links are found in the session).
+    """
     given = [k for k in ("config_id", "homework_id", "course_id") if payload.get(k) not in (None, "")]
     if len(given) != 1:
         raise ChatInputError('Name exactly one of "config_id", "homework_id" or "course_id".')
     key = given[0]
     ident = _as_id(payload, key)
-    configs = {
-        c.id: c
-        for c in db.session.scalars(
-            scoped_select(LLMConfig, org_id).options(so.selectinload(LLMConfig.credential))
-        )
-    }
+    configs = _configs_of(org_id) if configs is None else configs
     if key == "config_id":
         if ident not in configs:
             raise ChatInputError(f"No config with id {ident} in your organization.", 404)
@@ -82,7 +99,7 @@ def resolve(payload: dict, org_id: int) -> EffectiveConfig:
         homework = db.session.scalar(
             scoped_select(Homework, org_id)
             .where(Homework.id == ident)
-            .options(so.joinedload(Homework.course).joinedload(Course.organization))
+            .options(so.contains_eager(Homework.course).joinedload(Course.organization))
         )
         if homework is None:
             raise ChatInputError(f"No homework with id {ident} in your organization.", 404)
