@@ -8,7 +8,9 @@
 - Secrets: auth headers are redacted from what requests-cache stores (`ignored_parameters`,
   listed in every spelling because its redaction is case-sensitive).
 - One upstream call per cold entry: concurrent requests for one scope wait on a per-scope lock and
-  then read what the first one stored.
+  then read what the first one stored. With LLMCFG_REDIS_URL the entries live in Redis and the lock
+  is shared by every worker (SET NX PX): the others poll the cache until the holder's copy appears.
+- Redis down: the catalog is fetched straight from the upstream, uncached; the page still works.
 - Stale on error: when the upstream fails, the last good copy is served (even if expired),
   marked stale with its fetch time.
 
@@ -18,18 +20,24 @@ this module only moves the bytes.
 
 import hashlib
 import hmac
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
+from redis import Redis, RedisError
 from requests.adapters import HTTPAdapter
-from requests_cache import CachedSession
+from requests_cache import CachedSession, RedisCache
 
 from .providers.adapter import HTTPProvider
 from .providers.base import BLOCKED_URL, CONNECTION_ERROR, TIMEOUT, UPSTREAM_ERROR, Credential, ModelInfo, ProviderError
 from .providers.wire import scrub, status_error
+from .shared_store import DEFAULT_PREFIX, SharedLock, key_prefix, redis_for
+
+log = logging.getLogger(__name__)
 
 SCOPE_HEADER = "X-Llmcfg-Cache-Scope"
 _AUTH_HEADERS = ("Authorization", "Proxy-Authorization", "X-API-Key", "X-Auth-Token", "api-key")
@@ -40,6 +48,9 @@ REDACTED = tuple({v for name in _AUTH_HEADERS for v in (name, name.lower(), name
     "key",
 )
 CACHE_FILE = "catalog_cache.sqlite"
+# Redis drops an entry this long after it expires: the last good copy stays for upstream outages.
+STALE_KEPT_S = 7 * 24 * 3600
+LOCK_POLL_S = 0.05  # how often a worker waiting on another's fetch looks for the copy
 
 
 @dataclass
@@ -81,32 +92,76 @@ def _utc(moment: datetime | None) -> datetime:
 class CatalogCache:
     """Fetch catalogs through a CachedSession; see the module docstring for the rules."""
 
-    def __init__(self, session: CachedSession, secret: str | bytes, timeout: tuple[float, float] = (5.0, 30.0)):
+    def __init__(
+        self,
+        session: CachedSession,
+        secret: str | bytes,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        redis: Redis | None = None,
+        prefix: str = DEFAULT_PREFIX,
+    ):
         self.session = session
         self.secret = secret
         self.timeout = timeout
+        self.redis = redis  # set when the session's backend is Redis: the fetch lock is shared too
+        self.prefix = prefix
+        # A fetch may take a connect and a read timeout (and pages); a dead holder frees it after that.
+        self.lock_ttl_s = sum(timeout) + 5.0
+        self.direct = _mount_scope_stripping(requests.Session())  # only while Redis is unreachable
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
     def get(self, provider: HTTPProvider, credential: Credential, refresh: bool = False) -> CatalogResult:
         """Return the catalog for this credential (raises ProviderError when there is no copy at all)."""
         scope = cache_scope(credential, self.secret)
+        try:
+            return self._through_cache(provider, credential, scope, refresh)
+        except RedisError as exc:
+            log.warning("the catalog cache in Redis is unreachable (%s: %s); fetching the %s catalog uncached",
+                        type(exc).__name__, exc, provider.label)
+            return self._result(provider, credential, scope, "direct")
+
+    def _through_cache(self, provider, credential, scope: str, refresh: bool) -> CatalogResult:
         if not refresh:
             try:
                 return self._result(provider, credential, scope, "cached")
             except (_MissingCopy, ProviderError):
                 pass  # not cached (or expired): fetch below, once per scope
         with self._lock_for(scope):
-            try:
-                return self._result(provider, credential, scope, "refresh" if refresh else "fetch")
-            except ProviderError as error:
-                if error.reason == BLOCKED_URL:
-                    raise  # a refused address gets no catalog at all, not even an old one
-                failure = error
-            try:
-                return self._result(provider, credential, scope, "stale")
-            except (_MissingCopy, ProviderError):
-                raise failure from None
+            if self.redis is None:
+                return self._fetch(provider, credential, scope, refresh)
+            return self._fetch_once_across_workers(provider, credential, scope, refresh)
+
+    def _fetch_once_across_workers(self, provider, credential, scope: str, refresh: bool) -> CatalogResult:
+        """Fetch under the workers' shared lock; while another worker holds it, wait for its copy."""
+        lock = SharedLock(self.redis, f"{self.prefix}:catalog-lock:{scope}", self.lock_ttl_s)
+        deadline = time.monotonic() + self.lock_ttl_s
+        while not lock.acquire():
+            if not refresh:
+                try:
+                    return self._result(provider, credential, scope, "cached")
+                except (_MissingCopy, ProviderError):
+                    pass  # the holder has not stored its copy yet
+            if time.monotonic() >= deadline:
+                return self._fetch(provider, credential, scope, refresh)  # the holder is stuck: go alone
+            time.sleep(LOCK_POLL_S)
+        try:
+            return self._fetch(provider, credential, scope, refresh)
+        finally:
+            lock.release()
+
+    def _fetch(self, provider, credential, scope: str, refresh: bool) -> CatalogResult:
+        """Fetch (a copy stored meanwhile by another request is used); on failure serve the last good copy."""
+        try:
+            return self._result(provider, credential, scope, "refresh" if refresh else "fetch")
+        except ProviderError as error:
+            if error.reason == BLOCKED_URL:
+                raise  # a refused address gets no catalog at all, not even an old one
+            failure = error
+        try:
+            return self._result(provider, credential, scope, "stale")
+        except (_MissingCopy, ProviderError):
+            raise failure from None
 
     def _lock_for(self, scope: str) -> threading.Lock:
         with self._locks_guard:
@@ -141,14 +196,12 @@ class CatalogCache:
             return response
         if mode != "cached":
             provider.before_request(url)  # the SSRF guard, right before a real request
+        if mode == "direct":
+            session, options = self.direct, {}
+        else:
+            session, options = self.session, dict(only_if_cached=mode == "cached", force_refresh=mode == "refresh")
         try:
-            response = self.session.send(
-                prepared,
-                timeout=self.timeout,
-                allow_redirects=False,
-                only_if_cached=mode == "cached",
-                force_refresh=mode == "refresh",
-            )
+            response = session.send(prepared, timeout=self.timeout, allow_redirects=False, **options)
         except requests.Timeout:
             raise ProviderError(TIMEOUT, f"Timed out fetching the {provider.label} catalog") from None
         except requests.RequestException as exc:
@@ -167,8 +220,17 @@ class CatalogCache:
         self.session.cache.clear()
 
 
-def build_session(instance_path: str, ttl: int, redis_url: str | None = None) -> CachedSession:
-    """A CachedSession on SQLite in the instance folder, or on Redis when LLMCFG_REDIS_URL is set."""
+def _mount_scope_stripping(session: requests.Session) -> requests.Session:
+    adapter = _ScopeStrippingAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def build_session(
+    instance_path: str, ttl: int, redis: Redis | None = None, prefix: str = DEFAULT_PREFIX
+) -> CachedSession:
+    """A CachedSession on SQLite in the instance folder, or on Redis (keys `<prefix>:catalog:…`)."""
     options = dict(
         expire_after=ttl,
         allowable_codes=(200,),
@@ -177,12 +239,10 @@ def build_session(instance_path: str, ttl: int, redis_url: str | None = None) ->
         ignored_parameters=REDACTED,
         stale_if_error=False,  # handled above, so a failed forced refresh falls back too
     )
-    if redis_url:
-        from redis import Redis  # optional dependency: only needed with LLMCFG_REDIS_URL
-        from requests_cache import RedisCache
-
+    if redis is not None:
         backend = RedisCache(
-            namespace="llmcfg_catalog", connection=Redis.from_url(redis_url), serializer="json", decode_content=True
+            namespace=f"{prefix}:catalog", connection=redis, ttl_offset=STALE_KEPT_S,
+            serializer="json", decode_content=True,
         )
         session = CachedSession(backend=backend, **options)
     else:
@@ -210,16 +270,15 @@ def catalog_cache(app=None) -> CatalogCache:
         with _app_lock:
             cache = app.extensions.get("llmcfg_catalog")
             if cache is None:
+                redis, prefix = redis_for(app), key_prefix(app)
                 session = build_session(
-                    app.instance_path,
-                    int(app.config.get("LLMCFG_CATALOG_TTL", 600)),
-                    app.config.get("LLMCFG_REDIS_URL"),
+                    app.instance_path, int(app.config.get("LLMCFG_CATALOG_TTL", 600)), redis, prefix
                 )
                 timeout = (
                     float(app.config.get("LLMCFG_CONNECT_TIMEOUT", 5.0)),
                     float(app.config.get("LLMCFG_READ_TIMEOUT", 30.0)),
                 )
-                cache = CatalogCache(session, app.config["SECRET_KEY"], timeout)
+                cache = CatalogCache(session, app.config["SECRET_KEY"], timeout, redis, prefix)
                 app.extensions["llmcfg_catalog"] = cache
     return cache
 

@@ -70,6 +70,7 @@ def settings_from_env(instance_path: str) -> dict:
         },
         "LLMCFG_ALLOW_PRIVATE_BASE_URLS": _flag(env.get("LLMCFG_ALLOW_PRIVATE_BASE_URLS")),
         "LLMCFG_REDIS_URL": env.get("LLMCFG_REDIS_URL"),
+        "LLMCFG_REDIS_PREFIX": env.get("LLMCFG_REDIS_PREFIX", "llmcfg"),  # two deployments, one Redis
         # Upstream timeouts (seconds): a stalled provider must become a fallback, not a hung worker.
         "LLMCFG_CONNECT_TIMEOUT": float(env.get("LLMCFG_CONNECT_TIMEOUT", "5")),
         "LLMCFG_READ_TIMEOUT": float(env.get("LLMCFG_READ_TIMEOUT", "30")),

@@ -1,7 +1,7 @@
 """Cooldowns: a config that answered 429/503/529 is skipped until its Retry-After has passed.
 
-The store is an interface; `MemoryCooldowns` serves one process. A shared store (several workers
-or machines) implements the same three methods.
+The store is an interface; `MemoryCooldowns` serves one process, `RedisCooldowns`
+(cooldown_redis.py, picked when LLMCFG_REDIS_URL is set) serves every worker and machine.
 """
 
 import threading
@@ -41,6 +41,11 @@ class CooldownStore:
         """Return the config's cooldown if it is still running, else None."""
         raise NotImplementedError
 
+    def get_many(self, config_ids: list[int]) -> dict[int, Cooldown]:
+        """Return the running cooldowns among config_ids (a shared store answers in one round trip)."""
+        found = {config_id: self.get(config_id) for config_id in config_ids}
+        return {config_id: entry for config_id, entry in found.items() if entry is not None}
+
     def active(self) -> list[Cooldown]:
         """Return every running cooldown (for the admin's activity page)."""
         raise NotImplementedError
@@ -77,7 +82,14 @@ class MemoryCooldowns(CooldownStore):
 
 
 def init_app(app):
-    app.extensions["llmcfg_cooldowns"] = app.config.get("LLMCFG_COOLDOWN_STORE") or MemoryCooldowns()
+    """Pick the store: an explicit LLMCFG_COOLDOWN_STORE, else Redis when configured, else memory."""
+    store = app.config.get("LLMCFG_COOLDOWN_STORE")
+    if store is None and app.config.get("LLMCFG_REDIS_URL"):
+        from .cooldown_redis import RedisCooldowns
+        from .shared_store import key_prefix, redis_for
+
+        store = RedisCooldowns(redis_for(app), key_prefix(app))
+    app.extensions["llmcfg_cooldowns"] = store or MemoryCooldowns()
 
 
 def cooldowns(app=None) -> CooldownStore:

@@ -112,7 +112,8 @@ class FallbackEngine:
 
     def _plan(self, chain: list[ChatTarget]) -> list[tuple[ChatTarget, object]]:
         """Pair each target with its running cooldown (None when it may be tried)."""
-        plan = [(t, self.cooldowns.get(t.config_id) if t.config_id is not None else None) for t in chain]
+        running = self.cooldowns.get_many([t.config_id for t in chain if t.config_id is not None])  # one read
+        plan = [(t, running.get(t.config_id)) for t in chain]
         if all(cooling is not None for _, cooling in plan):
             # A cooldown never fails a request that might succeed: try the chain anyway.
             return [(t, None) for t, _ in plan]

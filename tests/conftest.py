@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 from llmcfg import create_app
 from llmcfg.db import db
 
-pytest_plugins = ["tests.fixtures", "tests.admin_fixtures", "tests.fakes.plugin"]
+pytest_plugins = ["tests.fixtures", "tests.admin_fixtures", "tests.fakes.plugin", "tests.redis_server"]
 
 
 @pytest.fixture

@@ -90,4 +90,4 @@ def test_one_shared_http_client_per_app_with_configured_timeouts(app):
         assert (client.timeout.connect, client.timeout.read) == (1.5, 0.75)
         assert client.follow_redirects is False
         adapter = app_provider(Credential("anthropic", "k"))
-        assert adapter.client is client and adapter.base_url == "https://api.anthropic.com/v1"
+        assert adapter.client is client and adapter.base_url == app.config["LLMCFG_BASE_URLS"]["anthropic"]

@@ -1,0 +1,46 @@
+"""Settings come from LLMCFG_* environment variables, each with a documented default."""
+
+from llmcfg.config import settings_from_env
+
+ENV = ["LLMCFG_DATABASE_URL", "LLMCFG_CATALOG_TTL", "LLMCFG_OPENAI_BASE_URL", "LLMCFG_ANTHROPIC_BASE_URL",
+       "LLMCFG_OPENROUTER_BASE_URL", "LLMCFG_ALLOW_PRIVATE_BASE_URLS", "LLMCFG_REDIS_URL", "LLMCFG_SECRET_KEY",
+       "LLMCFG_CONNECT_TIMEOUT", "LLMCFG_READ_TIMEOUT"]
+
+
+def test_defaults(tmp_path, monkeypatch):
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    settings = settings_from_env(str(tmp_path))
+    assert settings["LLMCFG_BASE_URLS"] == {
+        "openai": "https://api.openai.com/v1",
+        "anthropic": "https://api.anthropic.com/v1",
+        "openrouter": "https://openrouter.ai/api/v1",
+    }
+    assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'llmcfg.sqlite'}"
+    assert settings["LLMCFG_CATALOG_TTL"] == 600
+    assert settings["LLMCFG_ALLOW_PRIVATE_BASE_URLS"] is False
+    assert settings["LLMCFG_REDIS_URL"] is None
+    assert (settings["LLMCFG_CONNECT_TIMEOUT"], settings["LLMCFG_READ_TIMEOUT"]) == (5.0, 30.0)
+    # The generated session secret is stable across restarts and private to its owner.
+    assert settings_from_env(str(tmp_path))["SECRET_KEY"] == settings["SECRET_KEY"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_environment_overrides(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMCFG_OPENAI_BASE_URL", "http://127.0.0.1:8080/v1/")
+    monkeypatch.setenv("LLMCFG_ANTHROPIC_BASE_URL", "http://127.0.0.1:8081/v1")
+    monkeypatch.setenv("LLMCFG_OPENROUTER_BASE_URL", "http://127.0.0.1:8082/api/v1")
+    monkeypatch.setenv("LLMCFG_CATALOG_TTL", "60")
+    monkeypatch.setenv("LLMCFG_ALLOW_PRIVATE_BASE_URLS", "1")
+    monkeypatch.setenv("LLMCFG_DATABASE_URL", "sqlite:////tmp/elsewhere.sqlite")
+    monkeypatch.setenv("LLMCFG_SECRET_KEY", "from-env")
+    monkeypatch.setenv("LLMCFG_READ_TIMEOUT", "12.5")
+    settings = settings_from_env(str(tmp_path))
+    assert settings["LLMCFG_BASE_URLS"]["openai"] == "http://127.0.0.1:8080/v1"  # trailing slash dropped
+    assert settings["LLMCFG_BASE_URLS"]["anthropic"] == "http://127.0.0.1:8081/v1"
+    assert settings["LLMCFG_BASE_URLS"]["openrouter"] == "http://127.0.0.1:8082/api/v1"
+    assert settings["LLMCFG_CATALOG_TTL"] == 60
+    assert settings["LLMCFG_ALLOW_PRIVATE_BASE_URLS"] is True
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/elsewhere.sqlite"
+    assert settings["SECRET_KEY"] == "from-env" and not (tmp_path / "secret_key").exists()
+    assert settings["LLMCFG_READ_TIMEOUT"] == 12.5
