@@ -73,3 +73,21 @@ def test_closing_the_response_cancels_the_engine():
     gen.close()  # what the WSGI server does when the client disconnects
     proceed.set()
     assert observed.wait(5)
+
+
+def test_events_waiting_together_keep_their_order_and_one_terminal_event():
+    release = threading.Event()
+
+    def produce(cancelled):
+        release.wait(5)
+        for i in range(5):
+            yield ChatEvent("token", {"text": str(i)})
+        yield ChatEvent("done", {})
+
+    gen = relay(produce, lambda e: None)
+    assert next(gen) == ": connected\n\n"
+    release.set()
+    writes = list(gen)
+    text = "".join(writes)
+    assert [text.index(f'"text": "{i}"') for i in range(5)] == sorted(text.index(f'"text": "{i}"') for i in range(5))
+    assert text.endswith("event: done\ndata: {}\n\n") and text.count("event: done") == 1

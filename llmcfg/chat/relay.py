@@ -21,6 +21,7 @@ from ..fallback import ChatEvent
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
+MAX_BATCH = 64  # events per write at most
 _END = object()
 _current: contextvars.ContextVar["StreamHandle | None"] = contextvars.ContextVar("llmcfg_stream", default=None)
 
@@ -94,21 +95,31 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
             events.put(_END)
 
     worker = threading.Thread(target=work, name="llmcfg-chat", daemon=True)
-    terminal = False
+    terminal = ended = False
     try:
         yield ": connected\n\n"
         worker.start()
-        while not terminal:
+        while not (terminal or ended):
             try:
-                event = events.get(timeout=heartbeat)
+                batch = [events.get(timeout=heartbeat)]
             except queue.Empty:
                 yield ": ping\n\n"
                 continue
-            if event is _END:
-                break
-            terminal = event.terminal
-            yield format_event(event)
-            after_event(event)
+            # Send whatever else is already waiting in the same write: when the server is busy,
+            # fewer, larger writes keep it from falling further behind.
+            while len(batch) < MAX_BATCH and batch[-1] is not _END and not batch[-1].terminal:
+                try:
+                    batch.append(events.get_nowait())
+                except queue.Empty:
+                    break
+            if batch[-1] is _END:
+                ended = True
+                batch.pop()
+            if batch:
+                terminal = batch[-1].terminal
+                yield "".join(format_event(event) for event in batch)
+                for event in batch:
+                    after_event(event)
         if not terminal:
             # The engine always ends with done or error; this guards against a bug, never silence.
             event = internal_error()
