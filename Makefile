@@ -37,8 +37,12 @@ serve: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
 ## make bench: run the benchmarks and rewrite docs/benchmarks.md.
-bench: install-test
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
 clean:

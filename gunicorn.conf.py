@@ -1,16 +1,16 @@
 """Production serve settings for `make serve` (gunicorn). Why these values: docs/benchmarks.md.
 
-Chats are long-lived streams, so a worker must hold many connections at once; the numbers here
-were picked from the concurrent-streams measurements of `make bench` on a 2-core machine.
+Chats are long-lived streams, so each worker holds many connections at once: gevent workers, one
+per core of the 2-core machine the concurrent-streams benchmark ran on. `make bench` measures this
+file as committed beside the other configurations it compares.
 """
 
 import resource
 
-worker_class = "gthread"
+worker_class = "gevent"  # the gevent worker monkeypatches threading/queue, so the relay's thread is a greenlet
 workers = 2
-threads = 500
-worker_connections = 1000
-# A stream may sit silent between heartbeats; only a wedged worker should be killed.
+worker_connections = 1000  # open chats per worker
+# A stream may be silent for a while between heartbeats; only a wedged worker should be killed.
 timeout = 60
 graceful_timeout = 30
 keepalive = 5

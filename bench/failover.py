@@ -2,6 +2,8 @@
 
 import time
 
+import httpx
+
 from llmcfg.cooldown import MemoryCooldowns
 from llmcfg.fallback import FallbackEngine
 from llmcfg.providers import build_http_client, provider_for
@@ -25,6 +27,14 @@ def engine_ttft(engine: FallbackEngine, chain: list[ChatTarget]) -> float:
         if event.event == "error":
             raise RuntimeError(f"the engine ended with an error: {event.data['message']}")
     return ttft
+
+
+def rate_limited_round_trip(ctx: Context) -> None:
+    """One request to the 429 primary, read to its end (what the engine's first attempt costs)."""
+    response = ctx.client.post(ctx.upstream.base_url + "/chat/completions", headers={"Authorization": "Bearer sk"},
+                               json={"model": "rl", "messages": HELLO, "stream": True})
+    if response.status_code != 429:
+        raise RuntimeError(f"expected 429, got {response.status_code}")
 
 
 def in_process_engine(ctx: Context) -> Summary:
@@ -105,6 +115,13 @@ def figure_failover(ctx: Context) -> None:
             fmt_ratio(ratio(served.median, floor.median))),
     )
     ctx.report.add(*peer_rows(ctx, floor, served))
+    if engine.median > 2 * floor.median:
+        rejected = Summary.of(repeat(lambda: rate_limited_round_trip(ctx), ctx.sizes.reps, ctx.sizes.warmup))
+        ctx.report.section("Why the engine's failover is not within 2× the floor", (
+            f"A failover is two upstream round trips, not one: the primary's 429 alone took {rejected.ms()} "
+            f"read straight with httpx, so floor plus that 429 is {fmt((floor.median + rejected.median) * 1000, 2)} ms "
+            f"of the engine's {fmt(engine.median * 1000, 2)} ms; the engine's own work is the rest. On loopback a "
+            "round trip is so short that the target sits at the bare cost of the extra request."))
     gives_up = Summary.of(repeat(lambda: peers.sdk_gives_up(ctx.upstream.base_url, "rl"), ctx.sizes.sdk_reps, 0))
     ctx.report.add(Row(figure, "Retry-then-fail: openai SDK, max_retries=2, no backup (time until it gives up)",
                        gives_up.ms(), f"llmcfg served {served.ms()}", fmt_ratio(ratio(gives_up.median, served.median))))
@@ -112,15 +129,24 @@ def figure_failover(ctx: Context) -> None:
 
 def figure_cooldown(ctx: Context) -> None:
     """One 429 with Retry-After, then N requests: primary calls (target 0) and TTFT vs the healthy path."""
-    first = read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.cooldown))
+    # A new connection per request, as from different people: gunicorn then spreads them over its workers.
+    client = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), limits=httpx.Limits(max_keepalive_connections=0))
+    try:
+        _cooldown(ctx, client)
+    finally:
+        client.close()
+
+
+def _cooldown(ctx: Context, client: httpx.Client) -> None:
+    first = read_app(client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.cooldown))
     if "fallback" not in first.events:
         raise RuntimeError("the primary with Retry-After did not answer 429")
     primary = ctx.seeded.cooldown_model
     calls_before = ctx.upstream.chat_calls(primary)
     cooled, healthy = [], []
     for _ in range(ctx.sizes.cooldown_requests):  # interleaved, so drift hits both alike
-        cooled.append(read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.cooldown)).ttft)
-        healthy.append(read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.healthy)).ttft)
+        cooled.append(read_app(client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.cooldown)).ttft)
+        healthy.append(read_app(client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.healthy)).ttft)
     extra_calls = ctx.upstream.chat_calls(primary) - calls_before
     cooled_s, healthy_s = Summary.of(cooled), Summary.of(healthy)
     figure = "2. Cooldown"
@@ -131,11 +157,18 @@ def figure_cooldown(ctx: Context) -> None:
             fmt_ratio(ratio(cooled_s.median, healthy_s.median)), "≤ 1.1× healthy",
             cooled_s.median <= 1.1 * healthy_s.median),
     )
+    if cooled_s.median > 1.1 * healthy_s.median:
+        ctx.report.section("Why a cooling primary costs TTFT", (
+            "While the primary cools down, each request still announces the skip (a `fallback` event) and records "
+            "it: the chat route's after_event hook (`llmcfg/chat/routes.py`) flushes the fallback_events row, an "
+            "INSERT and a COMMIT on SQLite, in the response thread right after sending the `fallback` event and "
+            "before the first token can be sent. Flushing after the first token (or at the end of the stream) "
+            "takes that write off the TTFT path."))
     if extra_calls:
         workers = serve_settings().get("workers", 1)
         ctx.report.section("Why the cooldown let calls through", (
             f"gunicorn.conf.py runs {workers} worker process(es), and each keeps its own cooldowns "
             "(`llmcfg.cooldown.MemoryCooldowns` lives in process memory), so a worker that has not seen the 429 "
-            "itself still calls the primary once. A cooldown store the workers share (on the database, or on "
-            "Redis when `LLMCFG_REDIS_URL` is set) makes it zero whatever the number of workers."))
+            "itself still calls the primary once. With `LLMCFG_REDIS_URL` set the workers share one store "
+            "(`RedisCooldowns`) and it is zero whatever the number of workers; this run used no Redis."))
 

@@ -90,8 +90,9 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
 
     def relayed():
         chat = FallbackEngine(lambda t: provider, MemoryCooldowns())
-        return sum(1 for text in relay(lambda cancelled: chat.stream([target], HELLO, cancelled), lambda e: None)
-                   if text.startswith("event: token"))
+        # One piece of SSE text may carry several events (the relay writes what is waiting at once).
+        return sum(text.count("event: token\n")
+                   for text in relay(lambda cancelled: chat.stream([target], HELLO, cancelled), lambda e: None))
 
     layers = [("HTTP read only (httpx, raw bytes)", raw), ("+ SSE parsing and the adapter (stream_chat)", adapter),
               ("+ the fallback engine", engine), ("+ the relay (worker thread, queue, SSE text)", relayed)]

@@ -158,13 +158,20 @@ class ServedApp:
     def stop(self) -> None:
         if self.process is None:
             return
+        family = _tree(self.process.pid)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # gunicorn: quick shutdown
             try:
-                self.process.wait(timeout=15)
+                # gunicorn itself kills workers that have not quit after graceful_timeout (30 s).
+                self.process.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for pid in family[1:]:  # a worker orphaned by a killed master must not outlive the run
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self._log.close()
         self.process = None
 
