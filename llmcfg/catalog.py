@@ -21,6 +21,7 @@ this module only moves the bytes.
 import hashlib
 import hmac
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from requests_cache import CachedSession, RedisCache
 from .providers.adapter import HTTPProvider
 from .providers.base import BLOCKED_URL, CONNECTION_ERROR, TIMEOUT, UPSTREAM_ERROR, Credential, ModelInfo, ProviderError
 from .providers.wire import scrub, status_error
-from .shared_store import DEFAULT_PREFIX, SharedLock, key_prefix, redis_for
+from .shared_store import DEFAULT_PREFIX, FileLock, SharedLock, key_prefix, redis_for
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,15 @@ class CatalogCache:
         timeout: tuple[float, float] = (5.0, 30.0),
         redis: Redis | None = None,
         prefix: str = DEFAULT_PREFIX,
+        lock_dir: Path | None = None,
     ):
         self.session = session
         self.secret = secret
         self.timeout = timeout
         self.redis = redis  # set when the session's backend is Redis: the fetch lock is shared too
         self.prefix = prefix
+        # Without Redis, the workers of one machine share file locks here (the instance folder).
+        self.lock_dir = lock_dir or Path(tempfile.gettempdir()) / "llmcfg-catalog-locks"
         # A fetch may take a connect and a read timeout (and pages); a dead holder frees it after that.
         self.lock_ttl_s = sum(timeout) + 5.0
         self.direct = _mount_scope_stripping(requests.Session())  # only while Redis is unreachable
@@ -127,14 +131,15 @@ class CatalogCache:
                 return self._result(provider, credential, scope, "cached")
             except (_MissingCopy, ProviderError):
                 pass  # not cached (or expired): fetch below, once per scope
-        with self._lock_for(scope):
-            if self.redis is None:
-                return self._fetch(provider, credential, scope, refresh)
+        with self._lock_for(scope):  # one fetch per process, then one across the workers
             return self._fetch_once_across_workers(provider, credential, scope, refresh)
 
     def _fetch_once_across_workers(self, provider, credential, scope: str, refresh: bool) -> CatalogResult:
         """Fetch under the workers' shared lock; while another worker holds it, wait for its copy."""
-        lock = SharedLock(self.redis, f"{self.prefix}:catalog-lock:{scope}", self.lock_ttl_s)
+        if self.redis is not None:
+            lock = SharedLock(self.redis, f"{self.prefix}:catalog-lock:{scope}", self.lock_ttl_s)
+        else:
+            lock = FileLock(self.lock_dir / f"{scope}.lock")
         deadline = time.monotonic() + self.lock_ttl_s
         while not lock.acquire():
             if not refresh:
@@ -278,7 +283,8 @@ def catalog_cache(app=None) -> CatalogCache:
                     float(app.config.get("LLMCFG_CONNECT_TIMEOUT", 5.0)),
                     float(app.config.get("LLMCFG_READ_TIMEOUT", 30.0)),
                 )
-                cache = CatalogCache(session, app.config["SECRET_KEY"], timeout, redis, prefix)
+                cache = CatalogCache(session, app.config["SECRET_KEY"], timeout, redis, prefix,
+                                     lock_dir=Path(app.instance_path) / "catalog-locks")
                 app.extensions["llmcfg_catalog"] = cache
     return cache
 

@@ -5,10 +5,13 @@ key starts with LLMCFG_REDIS_PREFIX (default "llmcfg") so two deployments can sh
 Nothing secret is ever written here: cooldowns hold a reason and a time, catalogs hold model lists.
 """
 
+import fcntl
 import logging
+import os
 import re
 import threading
 import uuid
+from pathlib import Path
 
 from redis import Redis, RedisError
 from redis.backoff import NoBackoff
@@ -82,3 +85,32 @@ class SharedLock:
         except RedisError as exc:
             # The work under the lock is done; others wait at most until the PX runs out.
             log.warning("cannot release %s in Redis (%s: %s)", self.name, type(exc).__name__, exc)
+
+
+class FileLock:
+    """The same never-waiting lock for workers on one machine without Redis: flock on a file.
+
+    Non-blocking on purpose: a blocking flock would freeze every chat of a gevent worker.
+    The kernel frees the lock when its holder's process dies.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -114,6 +114,34 @@ def test_fifty_concurrent_cold_requests_make_one_upstream_call(fake_app, alpha, 
     assert fake_upstream.count("openrouter", "/models") == 1
 
 
+def test_cold_requests_across_two_workers_make_one_upstream_call(fake_app, alpha, fake_upstream):
+    """Two processes of one deployment share the cache file and, through a file lock, the fetch."""
+    from llmcfg.catalog import CatalogCache, build_session
+
+    _, creds, _ = alpha
+    credential = credential_from_row(creds["openrouter"])
+    adapter = app_provider(credential)
+    caches = [
+        CatalogCache(build_session(fake_app.instance_path, 600), fake_app.config["SECRET_KEY"],
+                     lock_dir=Path(fake_app.instance_path) / "catalog-locks")
+        for _ in range(2)  # what each gunicorn worker builds for itself
+    ]
+    fake_upstream.script_path("openrouter", "/models", Behavior.slow(0.3))
+    results, barrier = [], threading.Barrier(20)
+
+    def fetch(cache):
+        barrier.wait()
+        results.append(cache.get(adapter, credential))
+
+    threads = [threading.Thread(target=fetch, args=(caches[i % 2],)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 20 and all(len(r.models) == 350 for r in results)
+    assert fake_upstream.count("openrouter", "/models") == 1
+
+
 def test_the_last_good_copy_is_served_stale_when_the_upstream_fails(client, fake_app, alpha, fake_upstream):
     _, creds, headers = alpha
     fresh = client.get(models_url("openrouter", creds["openrouter"].id), headers=headers).get_json()
