@@ -1,7 +1,8 @@
 """Cooldowns: a config that answered 429/503/529 is skipped until its Retry-After has passed.
 
-The store is an interface; `MemoryCooldowns` serves one process, `RedisCooldowns`
-(cooldown_redis.py, picked when LLMCFG_REDIS_URL is set) serves every worker and machine.
+The store is an interface; `MemoryCooldowns` serves one process (tests, benchmarks),
+`FileCooldowns` (cooldown_file.py, the default) the workers of one machine, and `RedisCooldowns`
+(cooldown_redis.py, picked when LLMCFG_REDIS_URL is set) every worker and machine.
 """
 
 import threading
@@ -82,14 +83,21 @@ class MemoryCooldowns(CooldownStore):
 
 
 def init_app(app):
-    """Pick the store: an explicit LLMCFG_COOLDOWN_STORE, else Redis when configured, else memory."""
+    """Pick the store: an explicit LLMCFG_COOLDOWN_STORE, else Redis when configured, else a file
+    in the instance folder (shared by the workers of this machine)."""
     store = app.config.get("LLMCFG_COOLDOWN_STORE")
     if store is None and app.config.get("LLMCFG_REDIS_URL"):
         from .cooldown_redis import RedisCooldowns
         from .shared_store import key_prefix, redis_for
 
         store = RedisCooldowns(redis_for(app), key_prefix(app))
-    app.extensions["llmcfg_cooldowns"] = store or MemoryCooldowns()
+    if store is None:
+        from pathlib import Path
+
+        from .cooldown_file import FILE_NAME, FileCooldowns
+
+        store = FileCooldowns(Path(app.instance_path) / FILE_NAME)
+    app.extensions["llmcfg_cooldowns"] = store
 
 
 def cooldowns(app=None) -> CooldownStore:
