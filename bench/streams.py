@@ -197,8 +197,8 @@ the response is a greenlet switch instead of waking an OS thread. A single proce
 class, can use only one core; more processes than cores add memory without adding CPU. The price
 of gevent: a greenlet is never preempted, so one long CPU-bound step in a request (rendering a
 large catalog, say) pauses every stream of its process; the p99 added inter-token delay above is
-where that would show. Per-process state weighs against more workers too: without
-`LLMCFG_REDIS_URL`, each process keeps its own cooldowns (see the cooldown row)."""
+where that would show. Workers share cooldowns and catalog fetches through files in the instance
+folder (or Redis with `LLMCFG_REDIS_URL`), so more than one worker costs no extra upstream calls."""
 
 
 def _capacity_note(ctx: Context, production: list[Level]) -> str:

@@ -186,7 +186,7 @@ def test_the_cache_store_never_contains_a_key(client, fake_app, alpha, fake_upst
     _, creds, headers = alpha
     for provider, row in creds.items():
         assert client.get(models_url(provider, row.id), headers=headers).status_code == 200
-    unsaved = "sk-ant-unsaved-SECRET-99999999"
+    unsaved = "sk-ant-unsaved-99999999"
     assert client.post(f"{BASE}/anthropic/models", headers=headers, json={"api_key": unsaved}).status_code == 200
     files = list(Path(fake_app.instance_path).glob("catalog_cache.sqlite*"))
     stored = b"".join(f.read_bytes() for f in files)

@@ -87,7 +87,7 @@ def test_an_error_chunk_with_empty_choices_is_still_an_error():
 
 
 def test_scrub_removes_the_key_and_key_shaped_text_and_trims():
-    key = "sk-ant-api03-SECRETSECRET-xyz"
+    key = "sk-ant-api03-SECRET-xyz"
     text = scrub(f"invalid x-api-key {key}; also sk-proj-****MxYA and sk-or-v1-au7...890 " + "x" * 400, key)
     assert "SECRET" not in text and "MxYA" not in text and "au7" not in text
     assert len(text) <= 300 and text.endswith("…")

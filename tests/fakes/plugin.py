@@ -21,7 +21,7 @@ from .server import BAD_KEY, FakeUpstream  # noqa: F401
 # Keys the fake accepts, one per provider (any non-empty key but BAD_KEY is accepted).
 KEYS = {
     "openai": "sk-proj-fake-openai-key-0001",
-    "anthropic": "sk-ant-fake-anthropic-key-0002",
+    "anthropic": "sk-ant-fake-key-0002",
     "openrouter": "sk-or-v1-fake-openrouter-key-0003",
     "openai_compatible": "sk-fake-compatible-key-0004",
 }
