@@ -1,13 +1,13 @@
 """The catalog endpoint and its cache: per credential, one upstream call, stale on failure, no keys stored."""
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 
 from llmcfg.catalog import catalog_cache
 from llmcfg.providers import app_provider, credential_from_row
+from tests.catalog_helpers import fetch_concurrently
 from tests.fakes.plugin import KEYS, Behavior, add_credential, bearer_headers
 from tests.fixtures import csrf_token, login
 
@@ -99,17 +99,7 @@ def test_fifty_concurrent_cold_requests_make_one_upstream_call(fake_app, alpha, 
     adapter = app_provider(credential)
     cache = catalog_cache(fake_app)
     fake_upstream.script_path("openrouter", "/models", Behavior.slow(0.3))  # everyone arrives while it is cold
-    results, barrier = [], threading.Barrier(50)
-
-    def fetch():
-        barrier.wait()
-        results.append(cache.get(adapter, credential))
-
-    threads = [threading.Thread(target=fetch) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = fetch_concurrently([cache], adapter, credential, 50)
     assert len(results) == 50 and all(len(r.models) == 350 for r in results)
     assert fake_upstream.count("openrouter", "/models") == 1
 
@@ -127,17 +117,7 @@ def test_cold_requests_across_two_workers_make_one_upstream_call(fake_app, alpha
         for _ in range(2)  # what each gunicorn worker builds for itself
     ]
     fake_upstream.script_path("openrouter", "/models", Behavior.slow(0.3))
-    results, barrier = [], threading.Barrier(20)
-
-    def fetch(cache):
-        barrier.wait()
-        results.append(cache.get(adapter, credential))
-
-    threads = [threading.Thread(target=fetch, args=(caches[i % 2],)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = fetch_concurrently(caches, adapter, credential, 20)
     assert len(results) == 20 and all(len(r.models) == 350 for r in results)
     assert fake_upstream.count("openrouter", "/models") == 1
 

@@ -5,7 +5,6 @@ outage must never fail a chat or a catalog page; no key may ever be written to R
 """
 
 import logging
-import threading
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from llmcfg.cooldown_redis import OUTAGE_PAUSE_S, RedisCooldowns
 from llmcfg.db import db
 from llmcfg.providers import app_provider, credential_from_row
 from llmcfg.shared_store import connect
+from tests.catalog_helpers import fetch_concurrently
 from tests.chat_helpers import MODELS, answer_text, make_chain, parse_sse
 from tests.fakes.plugin import KEYS, Behavior, add_credential, bearer_headers
 from tests.fixtures import login
@@ -268,17 +268,7 @@ def test_twenty_cold_requests_on_two_workers_make_one_upstream_call(worker, seco
     adapter = app_provider(credential)
     caches = [catalog_cache(worker), catalog_cache(second_worker)]
     fake_upstream.script_path("openrouter", "/models", Behavior.slow(0.3))  # everyone arrives while it is cold
-    results, barrier = [], threading.Barrier(20)
-
-    def fetch(cache):
-        barrier.wait()
-        results.append(cache.get(adapter, credential))
-
-    threads = [threading.Thread(target=fetch, args=(caches[i % 2],)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = fetch_concurrently(caches, adapter, credential, 20)
     assert len(results) == 20 and all(len(result.models) == 350 for result in results)
     assert fake_upstream.count("openrouter", "/models") == 1
 
