@@ -4,4 +4,4 @@ Every command that creates something prints the new id (or, with --json, the obj
 stops with one line on stderr before anything is written. No output ever contains a stored key.
 """
 
-from . import accounts, configs  # noqa: F401  (importing registers the commands)
+from . import accounts, configs, events  # noqa: F401  (importing registers the commands)
