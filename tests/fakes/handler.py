@@ -15,6 +15,10 @@ from .wire_formats import FORMATS, HTML_502
 STALL_LIMIT_S = 120.0  # a stalled answer gives up eventually, so threads never pile up forever
 
 
+class Superseded(Exception):
+    """The fake was reset (a new test began) while this answer was still being written."""
+
+
 class ClientGone(Exception):
     """The client closed its connection while we were answering."""
 
@@ -138,11 +142,14 @@ class FakeHandler(BaseHTTPRequestHandler):
         if behavior.kind == b.JSON_ERROR:
             return self._send_json(200, self.fmt.error(behavior.status or 429, behavior.message))
         self.fake.stream_opened(+1)
+        self.generation = self.fake.generation
         try:
             self._stream(request, behavior)
         except ClientGone:
             self.fake.record_disconnect(self.provider, model, getattr(self, "tokens_sent", 0))
             self.close_connection = True
+        except Superseded:
+            self.close_connection = True  # a slow answer of an earlier test ends with that test
         finally:
             self.fake.stream_opened(-1)
 
@@ -281,6 +288,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             raise ClientGone() from None
         if readable:
             self._check_client()
+        if self.fake.generation != getattr(self, "generation", self.fake.generation):
+            raise Superseded()
 
     def _stall(self) -> int:
         """Say nothing until the client gives up (or the test resets / the server stops)."""
