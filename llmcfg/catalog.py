@@ -34,8 +34,9 @@ from requests.adapters import HTTPAdapter
 from requests_cache import CachedSession, RedisCache
 
 from .providers.adapter import HTTPProvider
-from .providers.base import BLOCKED_URL, CONNECTION_ERROR, TIMEOUT, UPSTREAM_ERROR, Credential, ModelInfo, ProviderError
-from .providers.wire import scrub, status_error
+from .providers.base import BLOCKED_URL, CONNECTION_ERROR, TIMEOUT, Credential, ModelInfo, ProviderError
+from .providers.wire import json_object, scrub, status_error
+from .extensions import app_extension
 from .shared_store import DEFAULT_PREFIX, FileLock, SharedLock, key_prefix, redis_for
 
 log = logging.getLogger(__name__)
@@ -178,13 +179,7 @@ class CatalogCache:
         def get_json(url: str, headers: dict, params: dict) -> dict:
             response = self._get(url, headers, params, scope, mode, provider, credential.api_key)
             responses.append(response)
-            try:
-                payload = response.json()
-            except ValueError:
-                raise ProviderError(UPSTREAM_ERROR, f"{provider.label} sent a catalog that is not JSON") from None
-            if not isinstance(payload, dict):
-                raise ProviderError(UPSTREAM_ERROR, f"{provider.label} sent a catalog of an unexpected shape")
-            return payload
+            return json_object(response, label=provider.label)
 
         pages = provider.fetch_model_pages(credential, get_json)
         from_cache = all(getattr(r, "from_cache", False) for r in responses)
@@ -262,31 +257,20 @@ def build_session(
     return session
 
 
-_app_lock = threading.Lock()
+def _build_cache(app) -> CatalogCache:
+    redis, prefix = redis_for(app), key_prefix(app)
+    session = build_session(app.instance_path, int(app.config.get("LLMCFG_CATALOG_TTL", 600)), redis, prefix)
+    timeout = (
+        float(app.config.get("LLMCFG_CONNECT_TIMEOUT", 5.0)),
+        float(app.config.get("LLMCFG_READ_TIMEOUT", 30.0)),
+    )
+    return CatalogCache(session, app.config["SECRET_KEY"], timeout, redis, prefix,
+                        lock_dir=Path(app.instance_path) / "catalog-locks")
 
 
 def catalog_cache(app=None) -> CatalogCache:
     """Return the app's catalog cache (created on first use)."""
-    from flask import current_app
-
-    app = app or current_app._get_current_object()
-    cache = app.extensions.get("llmcfg_catalog")
-    if cache is None:
-        with _app_lock:
-            cache = app.extensions.get("llmcfg_catalog")
-            if cache is None:
-                redis, prefix = redis_for(app), key_prefix(app)
-                session = build_session(
-                    app.instance_path, int(app.config.get("LLMCFG_CATALOG_TTL", 600)), redis, prefix
-                )
-                timeout = (
-                    float(app.config.get("LLMCFG_CONNECT_TIMEOUT", 5.0)),
-                    float(app.config.get("LLMCFG_READ_TIMEOUT", 30.0)),
-                )
-                cache = CatalogCache(session, app.config["SECRET_KEY"], timeout, redis, prefix,
-                                     lock_dir=Path(app.instance_path) / "catalog-locks")
-                app.extensions["llmcfg_catalog"] = cache
-    return cache
+    return app_extension("llmcfg_catalog", _build_cache, app)
 
 
 def get_catalog(provider: HTTPProvider, credential: Credential, refresh: bool = False) -> CatalogResult:

@@ -5,8 +5,6 @@ Adding a provider is one new module (a Provider subclass) plus one line in REGIS
 below it read the current app's settings and decrypt stored keys.
 """
 
-import threading
-
 import httpx
 
 from .anthropic import AnthropicProvider
@@ -28,7 +26,6 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 # Every chat holds one upstream connection for its whole answer; the pool must not be the limit.
 MAX_UPSTREAM_CONNECTIONS = 2000
-_client_lock = threading.Lock()
 
 
 def provider_choices() -> list[tuple[str, str]]:
@@ -66,20 +63,15 @@ def build_http_client(connect: float = DEFAULT_CONNECT_TIMEOUT, read: float = DE
 
 def http_client(app=None) -> httpx.Client:
     """Return the app's shared upstream client (timeouts from LLMCFG_CONNECT_TIMEOUT / LLMCFG_READ_TIMEOUT)."""
-    from flask import current_app
+    from ..extensions import app_extension
 
-    app = app or current_app._get_current_object()
-    client = app.extensions.get("llmcfg_http")
-    if client is None:
-        with _client_lock:
-            client = app.extensions.get("llmcfg_http")
-            if client is None:
-                client = build_http_client(
-                    float(app.config.get("LLMCFG_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
-                    float(app.config.get("LLMCFG_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)),
-                )
-                app.extensions["llmcfg_http"] = client
-    return client
+    def build(app):
+        return build_http_client(
+            float(app.config.get("LLMCFG_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
+            float(app.config.get("LLMCFG_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)),
+        )
+
+    return app_extension("llmcfg_http", build, app)
 
 
 def app_provider(credential: Credential, client: httpx.Client | None = None) -> Provider:

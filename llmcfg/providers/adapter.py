@@ -18,7 +18,6 @@ from . import wire
 from .base import (
     EMPTY_RESPONSE,
     MODEL_NOT_FOUND,
-    UPSTREAM_ERROR,
     ChatTarget,
     CheckResult,
     Credential,
@@ -93,13 +92,7 @@ class HTTPProvider(Provider):
             raise wire.transport_error(exc, label=self.label) from None
         if response.status_code >= 300:
             raise self.status_error(response, secret)
-        try:
-            payload = response.json()
-        except ValueError:
-            raise ProviderError(UPSTREAM_ERROR, f"{self.label} answered with something that is not JSON") from None
-        if not isinstance(payload, dict):
-            raise ProviderError(UPSTREAM_ERROR, f"{self.label} answered with unexpected JSON")
-        return payload
+        return wire.json_object(response, label=self.label)
 
     # --- the catalog --------------------------------------------------------------------------
     def models_request(self, credential: Credential, cursor: str | None = None) -> ModelsRequest:

@@ -214,3 +214,14 @@ def parse_chunk(data: str, *, label: str) -> dict:
 
 def media_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def json_object(response, *, label: str) -> dict:
+    """The body of a successful answer as a JSON object, or ProviderError in plain words."""
+    try:
+        payload = response.json()
+    except ValueError:
+        raise ProviderError(UPSTREAM_ERROR, f"{label} answered with something that is not JSON") from None
+    if not isinstance(payload, dict):
+        raise ProviderError(UPSTREAM_ERROR, f"{label} answered with unexpected JSON")
+    return payload
