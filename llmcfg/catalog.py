@@ -169,6 +169,15 @@ class CatalogCache:
         except (_MissingCopy, ProviderError):
             raise failure from None
 
+    def _stored_at(self, response) -> datetime | None:
+        """When the copy was stored: a fresh answer reports the time of its cached copy, so the
+        fetch time shown now and later (when it is served from the cache) is the same."""
+        created = getattr(response, "created_at", None)
+        if created is None and getattr(response, "cache_key", None):
+            stored = self.session.cache.get_response(response.cache_key)
+            created = getattr(stored, "created_at", None)
+        return created
+
     def _lock_for(self, scope: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(scope, threading.Lock())
@@ -183,7 +192,7 @@ class CatalogCache:
 
         pages = provider.fetch_model_pages(credential, get_json)
         from_cache = all(getattr(r, "from_cache", False) for r in responses)
-        fetched_at = min(_utc(getattr(r, "created_at", None)) for r in responses)
+        fetched_at = min(_utc(self._stored_at(r)) for r in responses)
         return CatalogResult(provider.id, provider.parse_models(pages), fetched_at, mode == "stale", from_cache)
 
     def _get(self, url, headers, params, scope, mode, provider: HTTPProvider, secret: str):
