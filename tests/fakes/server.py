@@ -24,6 +24,7 @@ Observing:
     fake.disconnects                # Disconnect(provider, model, tokens_sent) when a client left mid-answer
     fake.wait_for_disconnect(provider=None, model=None, timeout=5)  -> bool
     fake.active_streams; fake.wait_idle(timeout=5) -> bool          # answers still being written
+    fake.wait_active_at_most(n, timeout=5) -> bool
 
 Run it alone for manual or benchmark use: `python -m tests.fakes.server --port 8900`.
 """
@@ -211,8 +212,11 @@ class FakeUpstream:
             return self._active
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
+        return self.wait_active_at_most(0, timeout)
+
+    def wait_active_at_most(self, count: int, timeout: float = 5.0) -> bool:
         with self._lock:
-            return self._lock.wait_for(lambda: self._active == 0, timeout)
+            return self._lock.wait_for(lambda: self._active <= count, timeout)
 
     # --- used by the handler ------------------------------------------------------------------
     def record(self, provider, method, path, model, key, body=None) -> None:
