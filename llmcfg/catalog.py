@@ -172,11 +172,12 @@ class CatalogCache:
     def _stored_at(self, response) -> datetime | None:
         """When the copy was stored: a fresh answer reports the time of its cached copy, so the
         fetch time shown now and later (when it is served from the cache) is the same."""
-        created = getattr(response, "created_at", None)
-        if created is None and getattr(response, "cache_key", None):
+        if not getattr(response, "from_cache", False) and getattr(response, "cache_key", None):
+            # A fresh answer is stamped when it arrives and again, a moment later, when stored.
             stored = self.session.cache.get_response(response.cache_key)
-            created = getattr(stored, "created_at", None)
-        return created
+            if stored is not None:
+                return stored.created_at
+        return getattr(response, "created_at", None)
 
     def _lock_for(self, scope: str) -> threading.Lock:
         with self._locks_guard:
