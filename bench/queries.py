@@ -123,11 +123,10 @@ def figure_queries(ctx: Context) -> None:
 PER_HOP = "FROM llm_configs WHERE llm_configs.id = ?"
 PER_HOP_CAUSE = (
     "Why it grows: {count} of these statements load one config by id, one per fallback hop. "
-    "`chat.service.resolve()` loads every config of the organization in one query, but keeps them "
-    "only in a local dict that is dropped when it returns; the session's identity map holds objects "
-    "weakly, so by the time `chain_targets()` walks `config.fallback` those configs are gone and each "
-    "hop is lazy-loaded again. Keeping them referenced until the chain is built (for example, building "
-    "the chain inside `resolve()`, or keeping the dict on the request) makes the count constant."
+    "`chat.service.load_chain()` reads the config that fires and every config its links reach in one "
+    "recursive query, and `plan_chat()` keeps those rows referenced while it walks the chain; the "
+    "session's identity map holds objects only weakly, so a row dropped before the walk is lazy-loaded "
+    "again, once per hop."
 )
 
 

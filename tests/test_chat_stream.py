@@ -7,7 +7,7 @@ import pytest
 
 from llmcfg.cooldown import MemoryCooldowns
 from llmcfg.db import db
-from llmcfg.models import FallbackEvent
+from llmcfg.models import FallbackEvent, LLMConfig
 from tests.chat_helpers import MODELS, answer_text, make_chain, parse_sse
 from tests.fakes.plugin import Behavior, bearer_headers
 
@@ -268,3 +268,41 @@ def test_queries_per_chat_do_not_grow_with_chain_length(fake_app, fake_upstream,
             sa.event.remove(engine, "before_cursor_execute", listener)
         counts[label] = len(statements)
     assert counts["long"] == counts["short"], counts
+
+
+def test_a_chat_loads_only_its_own_chain_however_many_configs_the_organization_has(fake_app, fake_upstream, orgs,
+                                                                                     chat):
+    """A school may keep a config per homework; starting a chat must not read all of them."""
+    import sqlalchemy as sa
+
+    chain = chain_of(fake_app, orgs, fake_upstream, ["openai", "anthropic"])
+    for _ in range(3):
+        chain_of(fake_app, orgs, fake_upstream, ["openai", "openai", "anthropic"])  # unrelated chains
+    fake_upstream.script("openai", MODELS["openai"], Behavior.http(429))
+    fake_upstream.script("anthropic", MODELS["anthropic"], Behavior.ok(BACKUP_TEXT))
+    loaded = []
+    listener = lambda target, context: loaded.append(target.id)  # noqa: E731
+    sa.event.listen(LLMConfig, "load", listener)
+    try:
+        events = chat(config_id=chain[0][0])
+    finally:
+        sa.event.remove(LLMConfig, "load", listener)
+    assert answer_text(events) == BACKUP_TEXT
+    assert sorted(loaded) == sorted(c[0] for c in chain)
+
+
+def test_a_link_to_another_organizations_config_is_never_followed(fake_app, fake_upstream, orgs, chat):
+    """Rows edited outside the app may point across organizations; the chat stops at the border."""
+    a, b = orgs
+    mine = chain_of(fake_app, orgs, fake_upstream, ["openai"])[0][0]
+    with fake_app.app_context():
+        theirs = make_chain(db.session.merge(b.org), fake_upstream, ["anthropic"])[0].id
+        db.session.execute(db.text("UPDATE llm_configs SET fallback_llm_config_id = :b WHERE id = :a"),
+                           {"a": mine, "b": theirs})
+        db.session.commit()
+    fake_upstream.script("openai", MODELS["openai"], Behavior.http(500))
+    fake_upstream.script("anthropic", MODELS["anthropic"], Behavior.ok("organization B's answer"))
+    events = chat(config_id=mine)
+    assert events[-1][0] == "error"
+    assert [attempt["config_id"] for attempt in events[-1][1]["attempts"]] == [mine]
+    assert fake_upstream.count(path="/messages") == 0

@@ -1,14 +1,16 @@
 """Resolve what a chat request names into a chain of targets, and build the engine for it.
 
 Shared by the streaming endpoint, the no-JavaScript chat page and the CLI. Loading is a fixed
-number of queries: every config of the organization with its credential, then the homework or
-course with its parents; the chain is then walked in memory (design: queries do not grow with
-chain length or inheritance depth).
+number of queries: the homework or course with its parents, then the config that fires with the
+configs its fallback links reach and their credentials; the chain is then walked in memory
+(design: queries do not grow with chain length, inheritance depth or the organization's size).
 """
 
+import functools
 import threading
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 
@@ -17,7 +19,7 @@ from ..db import db
 from ..fallback import Engagement, FallbackEngine
 from ..models import Course, FallbackEvent, Homework, LLMConfig
 from ..providers.base import ChatTarget
-from ..rules import EffectiveConfig, NoConfigError, effective_config, fallback_chain
+from ..rules import MAX_FALLBACK_HOPS, EffectiveConfig, NoConfigError, effective_config, fallback_chain
 from ..scoping import scoped_select
 
 ROLES = {"user", "assistant", "system"}
@@ -68,33 +70,66 @@ class ChatPlan:
 
 
 def plan_chat(payload: dict, org_id: int) -> ChatPlan:
-    """Resolve what the request names and build its chain of targets (a fixed number of queries)."""
-    configs = _configs_of(org_id)  # held here: the session only keeps loaded rows weakly
-    chosen = resolve(payload, org_id, configs)
-    return ChatPlan(chosen, chain_targets(chosen.config))
+    """Resolve what the request names and build its chain of targets (two queries, three at most)."""
+    chosen, loaded = resolve(payload, org_id)
+    # `loaded` stays referenced until the chain is walked: the session holds loaded rows only
+    # weakly, and a dropped row would be lazy-loaded again, one query per hop.
+    targets = chain_targets(chosen.config)
+    del loaded
+    return ChatPlan(chosen, targets)
 
 
-def _configs_of(org_id: int) -> dict[int, LLMConfig]:
-    stmt = scoped_select(LLMConfig, org_id).options(so.selectinload(LLMConfig.credential))
-    return {c.id: c for c in db.session.scalars(stmt)}
+@functools.cache
+def _chain_statement() -> sa.Select:
+    """The chain query, built once: constructing a recursive SELECT costs more than running it."""
+    org_id = sa.bindparam("org_id", type_=sa.Integer)
+    hops = (
+        sa.select(LLMConfig.id, LLMConfig.fallback_llm_config_id, sa.literal(0).label("depth"))
+        .where(LLMConfig.id == sa.bindparam("start_id", type_=sa.Integer), LLMConfig.organization_id == org_id)
+        .cte("chain", recursive=True)
+    )
+    link = so.aliased(LLMConfig)
+    hops = hops.union(
+        sa.select(link.id, link.fallback_llm_config_id, hops.c.depth + 1)
+        .join(hops, link.id == hops.c.fallback_llm_config_id)
+        .where(link.organization_id == org_id, hops.c.depth < MAX_FALLBACK_HOPS)
+    )
+    return (
+        scoped_select(LLMConfig, org_id)
+        .where(LLMConfig.id.in_(sa.select(hops.c.id)))
+        .options(so.joinedload(LLMConfig.credential))
+    )
 
 
-def resolve(payload: dict, org_id: int, configs: dict[int, LLMConfig] | None = None) -> EffectiveConfig:
+def load_chain(start_id: int | None, org_id: int) -> dict[int, LLMConfig]:
+    """Load a config and the configs its fallback links reach, with credentials, in one query.
+
+    A recursive query follows the links inside the organization for as many hops as a chain may
+    have, so the rows read do not grow with the organization's size, and walking the chain in
+    memory afterwards costs no further queries.
+    """
+    if start_id is None:
+        return {}
+    rows = db.session.scalars(_chain_statement(), {"start_id": start_id, "org_id": org_id}).unique()
+    return {c.id: c for c in rows}
+
+
+def resolve(payload: dict, org_id: int) -> tuple[EffectiveConfig, dict[int, LLMConfig]]:
     """Find the config that fires for config_id, homework_id or course_id within one organization.
 
-    With every config of the organization loaded first, walking inheritance and fallback links
-    costs no further queries (many-to-one links are found in the session).
+    Returns it with the rows of its chain, loaded at once (see load_chain); the caller keeps them
+    referenced while it walks the chain.
     """
     given = [k for k in ("config_id", "homework_id", "course_id") if payload.get(k) not in (None, "")]
     if len(given) != 1:
         raise ChatInputError('Name exactly one of "config_id", "homework_id" or "course_id".')
     key = given[0]
     ident = _as_id(payload, key)
-    configs = _configs_of(org_id) if configs is None else configs
     if key == "config_id":
+        configs = load_chain(ident, org_id)
         if ident not in configs:
             raise ChatInputError(f"No config with id {ident} in your organization.", 404)
-        return EffectiveConfig(configs[ident], "config", configs[ident].name)
+        return EffectiveConfig(configs[ident], "config", configs[ident].name), configs
     if key == "homework_id":
         homework = db.session.scalar(
             scoped_select(Homework, org_id)
@@ -103,16 +138,21 @@ def resolve(payload: dict, org_id: int, configs: dict[int, LLMConfig] | None = N
         )
         if homework is None:
             raise ChatInputError(f"No homework with id {ident} in your organization.", 404)
-        where = {"homework": homework}
+        where, course = {"homework": homework}, homework.course
+        first = homework.llm_config_id
     else:
         course = db.session.scalar(
             scoped_select(Course, org_id).where(Course.id == ident).options(so.joinedload(Course.organization))
         )
         if course is None:
             raise ChatInputError(f"No course with id {ident} in your organization.", 404)
-        where = {"course": course}
+        where, first = {"course": course}, None
+    # The config that fires is the first one set along Homework → Course → Organization; with its
+    # chain loaded first, effective_config finds it in the session without another query.
+    start = first or course.llm_config_id or course.organization.default_llm_config_id
+    configs = load_chain(start, org_id)
     try:
-        return effective_config(**where)
+        return effective_config(**where), configs
     except NoConfigError as exc:
         raise ChatInputError(str(exc), 422) from None
 
