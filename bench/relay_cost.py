@@ -95,7 +95,7 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
                    for text in relay(lambda cancelled: chat.stream([target], HELLO, cancelled), lambda e: None))
 
     layers = [("HTTP read only (httpx, raw bytes)", raw), ("+ SSE parsing and the adapter (stream_chat)", adapter),
-              ("+ the fallback engine", engine), ("+ the relay (worker thread, queue, SSE text)", relayed)]
+              ("+ the fallback engine", engine), ("+ the relay (worker thread, mailbox, SSE text)", relayed)]
     try:
         return [(name, statistics.median(_cpu_per_token(run, tokens) for _ in range(3))) for name, run in layers]
     finally:

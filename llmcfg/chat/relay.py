@@ -1,7 +1,7 @@
 """Relay engine events to a client as Server-Sent Events, with heartbeats and clean cancellation.
 
 The engine runs in a worker thread so the response can send `: ping` while the upstream is silent
-(a blocking upstream read cannot). When the client goes away the WSGI server closes our generator;
+(a blocking upstream read cannot); events reach the response through a Mailbox (see mailbox.py). When the client goes away the WSGI server closes our generator;
 its `finally` cancels the walk and shuts the live upstream socket, so no upstream connection
 outlives its client by more than one heartbeat.
 """
@@ -9,7 +9,6 @@ outlives its client by more than one heartbeat.
 import contextvars
 import json
 import logging
-import queue
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from collections.abc import Callable, Iterator
 import httpx
 
 from ..fallback import ChatEvent
+from .mailbox import PING, Mailbox, heartbeats
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
     produce receives a `cancelled()` callable; after_event runs in the response thread after
     each event is sent (the caller writes fallback rows there, off the worker's path).
     """
-    events: queue.Queue = queue.Queue()
+    mailbox = Mailbox(heartbeat)
     handle = StreamHandle()
 
     def work() -> None:
@@ -86,38 +86,35 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
             for event in produce(handle.cancelled.is_set):
                 if handle.cancelled.is_set():
                     break
-                events.put(event)
+                mailbox.put(event)
                 if event.terminal:
                     break
         except Exception:
             log.exception("chat engine failed")
         finally:
-            events.put(_END)
+            mailbox.put(_END)
 
     worker = threading.Thread(target=work, name="llmcfg-chat", daemon=True)
     terminal = ended = False
     try:
         yield ": connected\n\n"
+        heartbeats.add(mailbox)
         worker.start()
         while not (terminal or ended):
-            try:
-                batch = [events.get(timeout=heartbeat)]
-            except queue.Empty:
+            # Whatever is already waiting goes out in one write: when the server is busy, fewer,
+            # larger writes keep it from falling further behind.
+            batch = mailbox.take(MAX_BATCH)
+            if batch[0] is PING:
                 yield ": ping\n\n"
+                mailbox.sent()
                 continue
-            # Send whatever else is already waiting in the same write: when the server is busy,
-            # fewer, larger writes keep it from falling further behind.
-            while len(batch) < MAX_BATCH and batch[-1] is not _END and not batch[-1].terminal:
-                try:
-                    batch.append(events.get_nowait())
-                except queue.Empty:
-                    break
             if batch[-1] is _END:
                 ended = True
                 batch.pop()
             if batch:
                 terminal = batch[-1].terminal
                 yield "".join(format_event(event) for event in batch)
+                mailbox.sent()
                 for event in batch:
                     after_event(event)
         if not terminal:
@@ -126,5 +123,6 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
             yield format_event(event)
             after_event(event)
     finally:
+        heartbeats.discard(mailbox)
         if worker.is_alive():
             handle.cancel()
