@@ -112,6 +112,26 @@ def test_stream_yields_text_then_exactly_one_finish(fake_upstream, http, provide
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_chats_in_a_row_reuse_one_upstream_connection(fake_upstream, provider):
+    """The engine stops at Finish; the connection must still go back to the pool, not cost a new handshake."""
+    client = build_http_client()  # its own pool: nothing left over from other tests
+    try:
+        adapter, credential = adapter_for(fake_upstream, provider, client)
+        target = ChatTarget(7, "cfg", provider, MODELS[provider], credential, {})
+        for _ in range(3):
+            fake_upstream.script(provider, MODELS[provider], Behavior.ok("Hi there"), times=1)
+            stream = adapter.stream_chat(target, [{"role": "user", "content": "hello"}])
+            for item in stream:
+                if isinstance(item, Finish):
+                    break  # what the engine does: the answer is complete, stop asking
+            stream.close()
+    finally:
+        client.close()
+    chats = [c for c in fake_upstream.calls if c.provider == provider and c.method == "POST"]
+    assert len(chats) == 3 and len({c.client_port for c in chats}) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_stream_sends_system_prompt_and_params_in_the_providers_shape(fake_upstream, http, provider):
     events, error = chat(
         fake_upstream, provider, http, params={"system": "Be terse.", "temperature": 0.2, "max_tokens": 2}

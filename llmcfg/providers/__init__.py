@@ -26,6 +26,10 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 # Every chat holds one upstream connection for its whole answer; the pool must not be the limit.
 MAX_UPSTREAM_CONNECTIONS = 2000
+# Finished chats leave their connection for the next one (no new TCP and TLS handshake), but only
+# this many wait idle: the pool looks over its idle connections on every request, so thousands of
+# them would cost more CPU than the handshakes they save.
+MAX_IDLE_CONNECTIONS = 100
 
 
 def provider_choices() -> list[tuple[str, str]]:
@@ -55,7 +59,7 @@ def build_http_client(connect: float = DEFAULT_CONNECT_TIMEOUT, read: float = DE
     """An httpx client with explicit timeouts that never follows redirects (see providers.ssrf)."""
     return httpx.Client(
         timeout=httpx.Timeout(connect=connect, read=read, write=10.0, pool=connect),
-        limits=httpx.Limits(max_connections=MAX_UPSTREAM_CONNECTIONS, max_keepalive_connections=100),
+        limits=httpx.Limits(max_connections=MAX_UPSTREAM_CONNECTIONS, max_keepalive_connections=MAX_IDLE_CONNECTIONS),
         follow_redirects=False,
         headers={"User-Agent": "llmcfg"},
     )

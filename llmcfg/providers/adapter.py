@@ -33,6 +33,24 @@ MAX_MODEL_PAGES = 50  # a runaway cursor must not loop forever
 DEEP_CHECK_PROMPT = [{"role": "user", "content": "Reply with one word: ok"}]
 
 
+MAX_DRAIN_EVENTS = 16  # what may follow the end marker before the body ends; more, and we hang up
+
+
+def _drain(events: Iterator) -> None:
+    """Read what follows the end marker to the end of the body, so the connection can serve again.
+
+    Providers end the body right after their end marker; an unread end makes httpx close the
+    connection instead of pooling it, and every chat would pay a new TCP and TLS handshake.
+    The answer is complete by now, so a failure here only costs that reuse.
+    """
+    try:
+        for count, _ in enumerate(events, start=1):
+            if count >= MAX_DRAIN_EVENTS:
+                return
+    except httpx.HTTPError:
+        pass
+
+
 class ModelsRequest(NamedTuple):
     url: str
     headers: dict
@@ -152,7 +170,11 @@ class HTTPProvider(Provider):
                 if kind != "text/event-stream":
                     raise wire.malformed(f"content-type {kind or 'missing'} instead of a stream", label=self.label)
                 started = True
-                yield from self.parse_stream(EventSource(response).iter_sse(), secret)
+                events = EventSource(response).iter_sse()
+                for item in self.parse_stream(events, secret):
+                    if isinstance(item, Finish):
+                        _drain(events)
+                    yield item
         except httpx.HTTPError as exc:
             raise wire.transport_error(exc, label=self.label, streaming=started) from None
 

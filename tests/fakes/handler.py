@@ -62,7 +62,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         model = request.get("model") if isinstance(request, dict) else None
         if method == "GET" and sub.startswith(("/models/", "/model/")):
             model = sub.split("/", 2)[2]
-        self.fake.record(provider, method, sub, model, self.key, request if isinstance(request, dict) else None)
+        self.fake.record(provider, method, sub, model, self.key, request if isinstance(request, dict) else None,
+                         self.client_address[1])
 
         scripted = self.fake.take(provider, "path:" + sub)
         if scripted is not None and scripted.kind != b.OK:
