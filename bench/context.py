@@ -10,6 +10,8 @@ from .seed import Seeded
 from .served import ServedApp
 from .upstream import UpstreamProcess
 
+BENCH_DIR = Path(__file__).resolve().parent
+
 # gunicorn candidates for the concurrency figure: name → arguments that override gunicorn.conf.py.
 CANDIDATES = {
     "gthread 2×500": ["--worker-class", "gthread", "--workers", "2", "--threads", "500",
@@ -19,6 +21,7 @@ CANDIDATES = {
     "gthread 1×1000": ["--worker-class", "gthread", "--workers", "1", "--threads", "1000",
                        "--worker-connections", "1000"],
     "gevent 1×1000": ["--worker-class", "gevent", "--workers", "1", "--worker-connections", "1000"],
+    "gunicorn.conf.py with a 5 ms switch interval": ["--config", str(BENCH_DIR / "configs" / "python_switch_interval.py")],
 }
 PRODUCTION = "gunicorn.conf.py as committed"
 
@@ -36,7 +39,7 @@ class Sizes:
     relay_tokens: int = 10_000
     relay_interval_ms: int = 1  # paced run: per-token delay against the upstream's send time
     relay_runs: int = 3  # unpaced runs: tokens per second
-    stream_levels: tuple[int, ...] = (50, 100, 200, 500, 1000)
+    stream_levels: tuple[int, ...] = (50, 100, 200, 300, 400, 500, 1000)
     stream_tokens: int = 200
     stream_interval_ms: int = 20
     stream_chats: int = 2  # chats per person, back to back
@@ -46,13 +49,14 @@ class Sizes:
     itl_target_ms: float = 50.0
     ttft_bar_ms: float = 1000.0  # a chat that waits this long to start has degraded too
     stream_target: int = 500
+    profile_seconds: float = 8.0  # py-spy over the workers at the target level; 0 skips it
 
 
 SIZES = {
     "full": Sizes("full"),
     "tiny": Sizes("tiny", reps=3, warmup=1, peer_reps=1, peer_warmup=0, sdk_reps=1, cooldown_requests=5, relay_tokens=200,
                   relay_runs=1, stream_levels=(5,), stream_tokens=20, stream_chats=1,
-                  candidates=(PRODUCTION,), catalog_reps=3, catalog_concurrency=5),
+                  candidates=(PRODUCTION,), catalog_reps=3, catalog_concurrency=5, profile_seconds=0),
 }
 
 

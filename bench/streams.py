@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
 from .load import LoadResult, run_load
+from .profile import profile_section, profile_served
 from .report import Row, markdown_table
 from .served import PeakMemory, ServedApp, serve_settings, tree_cpu
 from .stats import fmt
@@ -54,6 +55,8 @@ def production_settings() -> str:
     if kind == "gthread":
         parts.append(f"threads={conf.get('threads', 1)}")
     parts.append(f"worker_connections={conf.get('worker_connections', 1000)}")
+    if "switch_interval" in conf:
+        parts.append(f"switch_interval={conf['switch_interval']} (set in each worker)")
     return ", ".join(parts)
 
 
@@ -137,7 +140,12 @@ def figure_streams(ctx: Context) -> None:
         carried = [lv.clients for lv in production if not lv.degraded(sizes.itl_target_ms)]
         ctx.report.add(Row(figure, "Most concurrent chats within the bar (production config)",
                            str(max(carried, default=0)), target=f"≥ {target}", met=max(carried, default=0) >= target))
+    profile = profile_served(ctx, target) if sizes.profile_seconds and production else None
+    if profile is not None and not profile.error:
+        ctx.shared["served_profile"] = profile
     _describe(ctx, results)
+    if profile is not None:
+        profile_section(ctx, profile)
 
 
 def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
@@ -177,7 +185,7 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
                    if "gevent" in name or (name == PRODUCTION and production_gevent) for lv in levels]
     if gevent_runs and all(lv.load.completed == lv.load.chats for lv in gevent_runs):
         lines += ["", "Under gevent the relay's helper thread becomes a greenlet (gunicorn's gevent worker "
-                  "monkeypatches threading and queue); every chat of the gevent runs completed, so the relay works "
+                  "monkeypatches threading); every chat of the gevent runs completed, so the relay works "
                   "there as well."]
     lines += ["", SERVE_RATIONALE]
     production = results.get(PRODUCTION, [])
@@ -193,7 +201,13 @@ Why gunicorn.conf.py uses gevent with one worker process per core. A chat holds 
 the whole answer, so a worker must hold hundreds at once: gevent's greenlets and gthread's threads
 can, sync workers cannot. What limits a 2-core machine is CPU per relayed token, not memory, and
 gevent spends less of it: the relay's helper thread becomes a greenlet, so handing each token to
-the response is a greenlet switch instead of waking an OS thread. A single process, of either
+the response is a greenlet switch instead of waking an OS thread. gevent runs greenlets woken by
+other greenlets (a response whose next token has arrived) for at most one switch interval per
+loop turn, then polls sockets again; with Python's 5 ms a busy worker kept reading upstream
+sockets while woken responses queued behind, so gunicorn.conf.py raises it (the candidate with a
+5 ms switch interval above is the same file otherwise). Each worker also freezes what it has
+loaded out of the garbage collector's scans once it starts (`post_worker_init`), because a full
+collection pauses every stream of that worker for as long as it scans. A single process, of either
 class, can use only one core; more processes than cores add memory without adding CPU. The price
 of gevent: a greenlet is never preempted, so one long CPU-bound step in a request (rendering a
 large catalog, say) pauses every stream of its process; the p99 added inter-token delay above is
@@ -211,6 +225,11 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
             f"{fmt(rate)} tokens/s each would need {cores:.1f} cores for the relay alone, on a machine with "
             f"{os.cpu_count()} that also runs this benchmark's upstream and clients. Choosing a worker class does "
             "not change that; the cost per token has to come down in the runtime.")
+    profile = ctx.shared.get("served_profile")
+    if profile is not None:
+        name, cost = profile.largest()
+        note += (f" In the served app under {profile.clients} chats, the largest layer is “{name}” "
+                 f"({fmt(cost)} µs per token due; see “Where the served app's CPU goes under load”).")
     layers = ctx.shared.get("layers")
     if layers:
         name, added = max(layers, key=lambda item: item[1])

@@ -1,0 +1,165 @@
+"""Where the served app's CPU goes under load: sample the gunicorn workers with py-spy, sum by layer.
+
+Each sampled stack is put in the layer of its innermost frame that belongs to one (standard
+library and gevent frames are skipped on the way out, so a socket read counts for the HTTP client
+that made it, and JSON encoding for the relay that asked for it).
+"""
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .client import HELLO
+from .context import Context
+from .load import run_load
+from .report import markdown_table
+from .served import ServedApp, _tree, tree_cpu
+from .stats import fmt
+
+# (layer, path fragments of its frames); the first layer whose fragment a frame holds wins.
+LAYERS = [
+    ("Database (SQLAlchemy, SQLite): token check and chain", ("sqlalchemy/",)),
+    ("SSE parsing and the adapters", ("httpx_sse/", "llmcfg/providers/")),
+    ("Upstream HTTP (httpx, httpcore, h11, socket reads)", ("httpx/", "httpcore/", "h11/")),
+    ("Fallback engine", ("llmcfg/fallback.py", "llmcfg/cooldown")),
+    ("Relay (hand-off to the response, SSE text)", ("llmcfg/chat/relay.py", "llmcfg/chat/mailbox.py")),
+    ("Key decryption", ("cryptography/", "llmcfg/crypto.py")),
+    ("Other app code (auth, resolve, routes)", ("llmcfg/",)),
+    ("Flask and werkzeug (request, response iteration)", ("flask/", "werkzeug/", "flask_login/", "flask_wtf/")),
+    ("gunicorn (request parsing, chunked writes, socket sends)", ("gunicorn/",)),
+]
+EVENT_LOOP = "gevent's event loop and greenlet switches"
+OTHER = "Other"
+
+
+def _generic(frame: str) -> bool:
+    """gevent, greenlet and the standard library: plumbing, not a layer of the app's own."""
+    return "gevent/" in frame or "greenlet" in frame or ("site-packages" not in frame and "llmcfg/" not in frame)
+
+
+def py_spy() -> str | None:
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return found if Path(found).exists() else None
+
+
+def layer_of(stack: list[str]) -> str:
+    """The layer of one sampled stack (frames listed outermost first, as py-spy writes them)."""
+    generic_only = True
+    for frame in reversed(stack):
+        for layer, fragments in LAYERS:
+            if any(fragment in frame for fragment in fragments):
+                return layer
+        if not _generic(frame):
+            generic_only = False
+    return EVENT_LOOP if generic_only and any("gevent/" in frame for frame in stack) else OTHER
+
+
+def read_samples(path: Path) -> Counter:
+    """py-spy's raw format: one line per distinct stack, frames joined by ';', then the count."""
+    layers: Counter = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            layers[layer_of(stack.split(";"))] += int(count)
+    return layers
+
+
+class Sampler:
+    """`with Sampler(pids, seconds, workdir) as s:` … run the load …; then s.layers (sample counts)."""
+
+    def __init__(self, pids: list[int], seconds: float, workdir: Path, rate: int = 100):
+        self.pids, self.seconds, self.workdir, self.rate = pids, seconds, Path(workdir), rate
+        self.layers: Counter = Counter()
+        self.error = ""
+        self._runs: list[tuple[subprocess.Popen, Path]] = []
+
+    def __enter__(self):
+        tool = py_spy()
+        if tool is None:
+            self.error = "py-spy is not installed (it comes with the bench extra)"
+            return self
+        for pid in self.pids:
+            out = self.workdir / f"py-spy-{pid}.txt"
+            command = [tool, "record", "--pid", str(pid), "--duration", str(int(self.seconds)), "--rate",
+                       str(self.rate), "--nonblocking", "--format", "raw", "--output", str(out)]
+            self._runs.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
+        return self
+
+    def __exit__(self, *exc):
+        for process, out in self._runs:
+            _, stderr = process.communicate(timeout=self.seconds + 60)
+            if process.returncode != 0 or not out.exists():
+                # py-spy needs ptrace rights over the workers; without them the section says so.
+                self.error = (stderr.decode(errors="replace").strip().splitlines() or ["py-spy failed"])[-1][:200]
+                continue
+            self.layers += read_samples(out)
+
+
+@dataclass
+class ServedProfile:
+    clients: int
+    seconds: float
+    workers: int
+    cpu_seconds: float  # the server's process tree, over the sampled window
+    tokens_per_second: float  # due in that window: clients × each chat's token rate
+    layers: Counter
+    error: str = ""
+
+    def per_token_us(self) -> float:
+        return self.cpu_seconds / self.seconds / self.tokens_per_second * 1e6
+
+    def largest(self) -> tuple[str, float]:
+        """The layer with most samples, and its µs per token."""
+        layer, count = self.layers.most_common(1)[0]
+        return layer, self.per_token_us() * count / sum(self.layers.values())
+
+
+def profile_served(ctx: Context, clients: int) -> ServedProfile:
+    """Sample the production server's workers with py-spy while `clients` people chat."""
+    sizes = ctx.sizes
+    config_id = ctx.seeded.configs[ctx.stream_model()]
+    load_args = dict(tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms, direct=False,
+                     payload={"config_id": config_id, "messages": HELLO}, path="/api/chat/stream",
+                     headers={"Authorization": f"Bearer {ctx.seeded.token}"})
+    ramp = sizes.stream_tokens * sizes.stream_interval_ms / 1000.0
+    with ServedApp(ctx.env, ctx.workdir, name="profiled") as app:
+        run_load(app.port, 16, ramp=0.5, **load_args)  # warm every worker
+        workers = _tree(app.pid)[1:]
+        runner = threading.Thread(target=run_load, args=(app.port, clients),
+                                  kwargs=dict(ramp=ramp, chats=sizes.stream_chats, **load_args))
+        runner.start()
+        time.sleep(ramp)  # sample the steady state: every chat open
+        cpu_before = tree_cpu(app.pid)
+        with Sampler(workers, sizes.profile_seconds, ctx.workdir) as sampler:
+            pass
+        cpu = tree_cpu(app.pid) - cpu_before
+        runner.join()
+    rate = clients * 1000.0 / sizes.stream_interval_ms
+    error = sampler.error or ("" if sampler.layers else "py-spy recorded no samples")
+    return ServedProfile(clients, sizes.profile_seconds, len(workers), cpu, rate, sampler.layers, error)
+
+
+def profile_section(ctx: Context, profile: ServedProfile) -> None:
+    title = "Where the served app's CPU goes under load"
+    if profile.error:
+        ctx.report.section(title, f"Not measured in this run: {profile.error}.")
+        return
+    total = sum(profile.layers.values())
+    per_token = profile.per_token_us()
+    rows = [(layer, f"{100 * count / total:.1f}%", fmt(per_token * count / total))
+            for layer, count in profile.layers.most_common()]
+    ctx.report.section(title, (
+        f"py-spy sampled the {profile.workers} gunicorn workers (production config) for {fmt(profile.seconds)} s "
+        f"while {profile.clients} people chatted, once every chat was open; {total:,} samples. Each sample goes "
+        "to the layer of its innermost frame that belongs to one (a socket read counts for the HTTP client that "
+        f"made it). The server's processes used {profile.cpu_seconds / profile.seconds:.2f} cores in that window: "
+        f"{fmt(per_token)} µs per token due ({fmt(profile.tokens_per_second)} tokens/s), which the last column "
+        "splits by layer. Starting chats (token check, chain, upstream request) is spread over the tokens too; "
+        "when the server falls behind, fewer tokens than due are relayed, so the real cost per relayed token is "
+        "higher than this.\n\n"
+        + markdown_table(("Layer", "Share of samples", "µs per token due"), rows)))
