@@ -306,3 +306,21 @@ def test_a_link_to_another_organizations_config_is_never_followed(fake_app, fake
     assert events[-1][0] == "error"
     assert [attempt["config_id"] for attempt in events[-1][1]["attempts"]] == [mine]
     assert fake_upstream.count(path="/messages") == 0
+
+
+def test_a_homework_pointing_at_another_organizations_config_is_refused(fake_app, fake_upstream, orgs, chat):
+    a, b = orgs
+    with fake_app.app_context():
+        theirs = make_chain(db.session.merge(b.org), fake_upstream, ["anthropic"])[0].id
+        db.session.execute(db.text("UPDATE homeworks SET llm_config_id = :c WHERE id = :h"),
+                           {"c": theirs, "h": a.homework.id})
+        db.session.commit()
+    fake_upstream.script("anthropic", MODELS["anthropic"], Behavior.ok("organization B's answer"))
+    client = fake_app.test_client()
+    with fake_app.app_context():
+        headers = bearer_headers(db.session.merge(a.admin))
+    response = client.post("/api/chat/stream", headers=headers, json={
+        "homework_id": a.homework.id, "messages": [{"role": "user", "content": "hello"}]})
+    assert response.status_code == 422
+    assert "outside your organization" in response.get_json()["error"]
+    assert fake_upstream.count(path="/messages") == 0

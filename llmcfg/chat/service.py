@@ -70,7 +70,7 @@ class ChatPlan:
 
 
 def plan_chat(payload: dict, org_id: int) -> ChatPlan:
-    """Resolve what the request names and build its chain of targets (two queries, three at most)."""
+    """Resolve what the request names and build its chain of targets (one query, two for a homework or course)."""
     chosen, loaded = resolve(payload, org_id)
     # `loaded` stays referenced until the chain is walked: the session holds loaded rows only
     # weakly, and a dropped row would be lazy-loaded again, one query per hop.
@@ -152,9 +152,13 @@ def resolve(payload: dict, org_id: int) -> tuple[EffectiveConfig, dict[int, LLMC
     start = first or course.llm_config_id or course.organization.default_llm_config_id
     configs = load_chain(start, org_id)
     try:
-        return effective_config(**where), configs
+        chosen = effective_config(**where)
     except NoConfigError as exc:
         raise ChatInputError(str(exc), 422) from None
+    if chosen.config.id not in configs:
+        # Only a row edited outside the app can point into another organization: never use it.
+        raise ChatInputError(f"The {chosen.source} “{chosen.source_name}” names a config outside your organization.", 422)
+    return chosen, configs
 
 
 def chain_targets(config: LLMConfig) -> list[ChatTarget]:
