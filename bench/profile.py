@@ -106,17 +106,16 @@ class ServedProfile:
     seconds: float
     workers: int
     cpu_seconds: float  # the server's process tree, over the sampled window
-    tokens_per_second: float  # due in that window: clients × each chat's token rate
     layers: Counter
     error: str = ""
 
-    def per_token_us(self) -> float:
-        return self.cpu_seconds / self.seconds / self.tokens_per_second * 1e6
+    def cores(self) -> float:
+        return self.cpu_seconds / self.seconds
 
     def largest(self) -> tuple[str, float]:
-        """The layer with most samples, and its µs per token."""
+        """The layer with most samples, and its share of them."""
         layer, count = self.layers.most_common(1)[0]
-        return layer, self.per_token_us() * count / sum(self.layers.values())
+        return layer, count / sum(self.layers.values())
 
 
 def profile_served(ctx: Context, clients: int) -> ServedProfile:
@@ -139,9 +138,8 @@ def profile_served(ctx: Context, clients: int) -> ServedProfile:
             pass
         cpu = tree_cpu(app.pid) - cpu_before
         runner.join()
-    rate = clients * 1000.0 / sizes.stream_interval_ms
     error = sampler.error or ("" if sampler.layers else "py-spy recorded no samples")
-    return ServedProfile(clients, sizes.profile_seconds, len(workers), cpu, rate, sampler.layers, error)
+    return ServedProfile(clients, sizes.profile_seconds, len(workers), cpu, sampler.layers, error)
 
 
 def profile_section(ctx: Context, profile: ServedProfile) -> None:
@@ -150,16 +148,13 @@ def profile_section(ctx: Context, profile: ServedProfile) -> None:
         ctx.report.section(title, f"Not measured in this run: {profile.error}.")
         return
     total = sum(profile.layers.values())
-    per_token = profile.per_token_us()
-    rows = [(layer, f"{100 * count / total:.1f}%", fmt(per_token * count / total))
+    rows = [(layer, f"{100 * count / total:.1f}%", f"{profile.cores() * count / total:.2f}")
             for layer, count in profile.layers.most_common()]
     ctx.report.section(title, (
         f"py-spy sampled the {profile.workers} gunicorn workers (production config) for {fmt(profile.seconds)} s "
         f"while {profile.clients} people chatted, once every chat was open; {total:,} samples. Each sample goes "
         "to the layer of its innermost frame that belongs to one (a socket read counts for the HTTP client that "
-        f"made it). The server's processes used {profile.cpu_seconds / profile.seconds:.2f} cores in that window: "
-        f"{fmt(per_token)} µs per token due ({fmt(profile.tokens_per_second)} tokens/s), which the last column "
-        "splits by layer. Starting chats (token check, chain, upstream request) is spread over the tokens too; "
-        "when the server falls behind, fewer tokens than due are relayed, so the real cost per relayed token is "
-        "higher than this.\n\n"
-        + markdown_table(("Layer", "Share of samples", "µs per token due"), rows)))
+        f"made it). The server's processes used {profile.cores():.2f} cores in that window; the last column "
+        "splits them by layer. Starting chats (token check, chain, upstream request) is part of the mix, as "
+        "it is under real load.\n\n"
+        + markdown_table(("Layer", "Share of samples", "Cores"), rows)))

@@ -227,9 +227,9 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
             "not change that; the cost per token has to come down in the runtime.")
     profile = ctx.shared.get("served_profile")
     if profile is not None:
-        name, cost = profile.largest()
-        note += (f" In the served app under {profile.clients} chats, the largest layer is “{name}” "
-                 f"({fmt(cost)} µs per token due; see “Where the served app's CPU goes under load”).")
+        name, share = profile.largest()
+        note += (f" In the served app under {profile.clients} chats, the largest layer is “{name}”, "
+                 f"{100 * share:.0f}% of the workers' samples (see “Where the served app's CPU goes under load”).")
     layers = ctx.shared.get("layers")
     if layers:
         name, added = max(layers, key=lambda item: item[1])
