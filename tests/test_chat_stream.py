@@ -324,3 +324,15 @@ def test_a_homework_pointing_at_another_organizations_config_is_refused(fake_app
     assert response.status_code == 422
     assert "outside your organization" in response.get_json()["error"]
     assert fake_upstream.count(path="/messages") == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_upstream_that_keeps_the_body_open_after_its_end_marker_still_ends_with_done(
+        fake_app, fake_upstream, orgs, chat, provider):
+    """After the end marker the rest of the body is read for connection reuse; a server that never
+    ends it costs at most the read timeout, never the answer."""
+    config_id = chain_of(fake_app, orgs, fake_upstream, [provider])[0][0]
+    fake_upstream.script(provider, MODELS[provider], Behavior.open_after_end("All of the answer."))
+    events = chat(config_id=config_id)
+    assert events[-1][0] == "done" and answer_text(events) == "All of the answer."
+    assert not [name for name, _ in events if name == "fallback"]

@@ -1,9 +1,10 @@
 """Relay engine events to a client as Server-Sent Events, with heartbeats and clean cancellation.
 
 The engine runs in a worker thread so the response can send `: ping` while the upstream is silent
-(a blocking upstream read cannot); events reach the response through a Mailbox (see mailbox.py). When the client goes away the WSGI server closes our generator;
-its `finally` cancels the walk and shuts the live upstream socket, so no upstream connection
-outlives its client by more than one heartbeat.
+(a blocking upstream read cannot); events reach the response through a Mailbox (mailbox.py).
+When the client goes away the WSGI server closes our generator; its `finally` cancels the walk
+and shuts the live upstream socket, so no upstream connection outlives its client by more than
+one heartbeat.
 """
 
 import contextvars

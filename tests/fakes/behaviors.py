@@ -18,6 +18,7 @@ Build one with a constructor below and hand it to `FakeUpstream.script(...)`:
     Behavior.no_content()                    role chunk + stop + terminator, no text at all
     Behavior.error_event(after=1, code=429)  the provider's documented mid-stream error event
     Behavior.json_error(code=429)            200 application/json carrying an error body
+    Behavior.open_after_end("Hi")            the whole answer and its end marker, then never end the body
 """
 
 import re
@@ -35,6 +36,7 @@ KEEPALIVE_ONLY = "keepalive_only"
 NO_CONTENT = "no_content"
 ERROR_EVENT = "error_event"
 JSON_ERROR = "json_error"
+OPEN_AFTER_END = "open_after_end"  # a whole answer, end marker included, then the body never ends
 
 # Mid-stream failures: these send `after` tokens first.
 AFTER_TOKENS = {STALL_MID_STREAM, CUT, TRUNCATED, MALFORMED, ERROR_EVENT}
@@ -79,6 +81,10 @@ class Behavior:
     @classmethod
     def stall(cls) -> "Behavior":
         return cls(STALL)
+
+    @classmethod
+    def open_after_end(cls, text: str | None = None) -> "Behavior":
+        return cls(OPEN_AFTER_END, text=text)
 
     @classmethod
     def stall_mid_stream(cls, after: int = 2) -> "Behavior":

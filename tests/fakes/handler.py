@@ -188,9 +188,11 @@ class FakeHandler(BaseHTTPRequestHandler):
             self._chunk(self.fmt.malformed(state))
         elif kind == b.ERROR_EVENT:
             self._chunk(self.fmt.mid_stream_error(self.model, behavior.status, behavior.message))
-        elif kind in (b.OK, b.NO_CONTENT):
+        elif kind in (b.OK, b.NO_CONTENT, b.OPEN_AFTER_END):
             for piece in self.fmt.closing(state, finish, self.fmt.usage(prompt, len(words))):
                 self._chunk(piece)
+        if kind == b.OPEN_AFTER_END:
+            return self._stall()
         return self._end_chunked()  # TRUNCATED ends here too: a clean end, but no terminator
 
     def _play_plain(self, behavior: b.Behavior) -> None:
