@@ -67,3 +67,33 @@ def test_the_bench_upstream_speaks_the_wire_format_the_official_sdk_reads(upstre
         client.chat.completions.create(model="rl-7", messages=[{"role": "user", "content": "hi"}], stream=True)
     assert caught.value.response.headers["retry-after"] == "7"
     assert upstream.chat_calls("rl-7") == 1
+
+
+def test_the_switch_interval_candidate_is_the_committed_config_but_for_that_one_setting():
+    import runpy
+
+    def settings(path):
+        return {k: v for k, v in runpy.run_path(str(path)).items() if isinstance(v, int | float | str)
+                and not k.startswith("_")}
+
+    committed = settings(ROOT / "gunicorn.conf.py")
+    candidate = settings(ROOT / "bench" / "configs" / "python_switch_interval.py")
+    assert candidate.pop("switch_interval") == 0.005 and committed.pop("switch_interval") > 0.005
+    assert candidate == committed
+
+
+def test_profiled_stacks_count_for_the_innermost_layer_they_pass_through(tmp_path):
+    from bench.profile import EVENT_LOOP, layer_of, read_samples
+
+    site = "/venv/lib/python3.11/site-packages"
+    recv = [f"run ({site}/gevent/greenlet.py:1)", f"stream_chat (/app/llmcfg/providers/adapter.py:9)",
+            f"read ({site}/httpcore/_backends/sync.py:3)", f"recv ({site}/gevent/_socketcommon.py:5)"]
+    encode = ["relay (/app/llmcfg/chat/relay.py:1)", "dumps (/usr/lib/python3.11/json/__init__.py:2)"]
+    idle = [f"run ({site}/gevent/hub.py:1)"]
+    assert layer_of(recv).startswith("Upstream HTTP")
+    assert layer_of(encode).startswith("Relay")
+    assert layer_of(idle) == EVENT_LOOP
+    raw = tmp_path / "raw.txt"
+    raw.write_text(f"{';'.join(recv)} 7\n{';'.join(encode)} 2\n{';'.join(idle)} 1\n")
+    layers = read_samples(raw)
+    assert sum(layers.values()) == 10 and layers[layer_of(recv)] == 7
