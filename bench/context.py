@@ -51,6 +51,11 @@ class Sizes:
     stream_target: int = 500
     profile_seconds: float = 8.0  # py-spy over the workers at the target level; 0 skips it
 
+    @property
+    def chat_seconds(self) -> float:
+        """How long one streamed chat lasts: its first chats start spread over this, so N stay open."""
+        return self.stream_tokens * self.stream_interval_ms / 1000.0
+
 
 SIZES = {
     "full": Sizes("full"),
@@ -82,6 +87,14 @@ class Context:
 
     def stream_model(self) -> str:
         return f"ok-{self.sizes.stream_tokens}-{self.sizes.stream_interval_ms}"
+
+    def app_stream_load(self) -> dict:
+        """run_load's arguments for the concurrency figures' chats through the served app."""
+        from .client import HELLO
+
+        return dict(tokens=self.sizes.stream_tokens, interval_ms=self.sizes.stream_interval_ms, direct=False,
+                    payload={"config_id": self.seeded.configs[self.stream_model()], "messages": HELLO},
+                    headers={"Authorization": f"Bearer {self.seeded.token}"}, path="/api/chat/stream")
 
     def relay_models(self) -> tuple[str, str]:
         return f"ok-{self.sizes.relay_tokens}-{self.sizes.relay_interval_ms}", f"ok-{self.sizes.relay_tokens}-0"

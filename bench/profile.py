@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .client import HELLO
 from .context import Context
 from .load import run_load
 from .report import markdown_table
@@ -69,35 +68,26 @@ def read_samples(path: Path) -> Counter:
     return layers
 
 
-class Sampler:
-    """`with Sampler(pids, seconds, workdir) as s:` … run the load …; then s.layers (sample counts)."""
-
-    def __init__(self, pids: list[int], seconds: float, workdir: Path, rate: int = 100):
-        self.pids, self.seconds, self.workdir, self.rate = pids, seconds, Path(workdir), rate
-        self.layers: Counter = Counter()
-        self.error = ""
-        self._runs: list[tuple[subprocess.Popen, Path]] = []
-
-    def __enter__(self):
-        tool = py_spy()
-        if tool is None:
-            self.error = "py-spy is not installed (it comes with the bench extra)"
-            return self
-        for pid in self.pids:
-            out = self.workdir / f"py-spy-{pid}.txt"
-            command = [tool, "record", "--pid", str(pid), "--duration", str(int(self.seconds)), "--rate",
-                       str(self.rate), "--nonblocking", "--format", "raw", "--output", str(out)]
-            self._runs.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
-        return self
-
-    def __exit__(self, *exc):
-        for process, out in self._runs:
-            _, stderr = process.communicate(timeout=self.seconds + 60)
-            if process.returncode != 0 or not out.exists():
-                # py-spy needs ptrace rights over the workers; without them the section says so.
-                self.error = (stderr.decode(errors="replace").strip().splitlines() or ["py-spy failed"])[-1][:200]
-                continue
-            self.layers += read_samples(out)
+def sample(pids: list[int], seconds: float, workdir: Path, rate: int = 100) -> tuple[Counter, str]:
+    """Record every pid with py-spy for `seconds` at once; return the samples by layer and any error."""
+    tool = py_spy()
+    if tool is None:
+        return Counter(), "py-spy is not installed (it comes with the bench extra)"
+    runs = []
+    for pid in pids:
+        out = Path(workdir) / f"py-spy-{pid}.txt"
+        command = [tool, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(rate),
+                   "--nonblocking", "--format", "raw", "--output", str(out)]
+        runs.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
+    layers, error = Counter(), ""
+    for process, out in runs:
+        _, stderr = process.communicate(timeout=seconds + 60)
+        if process.returncode != 0 or not out.exists():
+            # py-spy needs ptrace rights over the workers; without them the section says so.
+            error = (stderr.decode(errors="replace").strip().splitlines() or ["py-spy failed"])[-1][:200]
+            continue
+        layers += read_samples(out)
+    return layers, error or ("" if layers else "py-spy recorded no samples")
 
 
 @dataclass
@@ -120,26 +110,19 @@ class ServedProfile:
 
 def profile_served(ctx: Context, clients: int) -> ServedProfile:
     """Sample the production server's workers with py-spy while `clients` people chat."""
-    sizes = ctx.sizes
-    config_id = ctx.seeded.configs[ctx.stream_model()]
-    load_args = dict(tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms, direct=False,
-                     payload={"config_id": config_id, "messages": HELLO}, path="/api/chat/stream",
-                     headers={"Authorization": f"Bearer {ctx.seeded.token}"})
-    ramp = sizes.stream_tokens * sizes.stream_interval_ms / 1000.0
+    sizes, load_args = ctx.sizes, ctx.app_stream_load()
     with ServedApp(ctx.env, ctx.workdir, name="profiled") as app:
         run_load(app.port, 16, ramp=0.5, **load_args)  # warm every worker
         workers = _tree(app.pid)[1:]
         runner = threading.Thread(target=run_load, args=(app.port, clients),
-                                  kwargs=dict(ramp=ramp, chats=sizes.stream_chats, **load_args))
+                                  kwargs=dict(ramp=sizes.chat_seconds, chats=sizes.stream_chats, **load_args))
         runner.start()
-        time.sleep(ramp)  # sample the steady state: every chat open
+        time.sleep(sizes.chat_seconds)  # sample the steady state: every chat open
         cpu_before = tree_cpu(app.pid)
-        with Sampler(workers, sizes.profile_seconds, ctx.workdir) as sampler:
-            pass
+        layers, error = sample(workers, sizes.profile_seconds, ctx.workdir)
         cpu = tree_cpu(app.pid) - cpu_before
         runner.join()
-    error = sampler.error or ("" if sampler.layers else "py-spy recorded no samples")
-    return ServedProfile(clients, sizes.profile_seconds, len(workers), cpu, sampler.layers, error)
+    return ServedProfile(clients, sizes.profile_seconds, len(workers), cpu, layers, error)
 
 
 def profile_section(ctx: Context, profile: ServedProfile) -> None:

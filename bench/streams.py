@@ -61,21 +61,15 @@ def production_settings() -> str:
 
 
 def sweep(ctx: Context, name: str, overrides: list[str]) -> list[Level]:
-    sizes = ctx.sizes
-    config_id = ctx.seeded.configs[ctx.stream_model()]
+    sizes, load_args = ctx.sizes, ctx.app_stream_load()
     levels = []
     with ServedApp(ctx.env, ctx.workdir, overrides, name=name) as app:
         # Warm every worker (first requests import and build what later ones reuse).
-        run_load(app.port, 16, tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms, ramp=0.5,
-                 direct=False, payload={"config_id": config_id, "messages": HELLO},
-                 headers={"Authorization": f"Bearer {ctx.seeded.token}"}, path="/api/chat/stream")
+        run_load(app.port, 16, ramp=0.5, **load_args)
         for clients in sizes.stream_levels:
             cpu_before = tree_cpu(app.pid)
             with PeakMemory(app.pid) as memory:
-                load = run_load(app.port, clients, tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms,
-                                ramp=ramp(sizes), direct=False, payload={"config_id": config_id, "messages": HELLO},
-                                headers={"Authorization": f"Bearer {ctx.seeded.token}"}, path="/api/chat/stream",
-                                chats=sizes.stream_chats)
+                load = run_load(app.port, clients, ramp=sizes.chat_seconds, chats=sizes.stream_chats, **load_args)
             levels.append(Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms))
             if levels[-1].degraded(sizes.itl_target_ms):
                 break
@@ -89,13 +83,8 @@ def direct_baseline(ctx: Context, clients: int) -> LoadResult:
     port = int(ctx.upstream.url.rsplit(":", 1)[1])
     body = {"model": model, "messages": HELLO, "stream": True}
     return run_load(port, clients, tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms,
-                    ramp=ramp(sizes), direct=True, payload=body, headers={}, path="/v1/chat/completions",
+                    ramp=sizes.chat_seconds, direct=True, payload=body, headers={}, path="/v1/chat/completions",
                     chats=sizes.stream_chats)
-
-
-def ramp(sizes) -> float:
-    """First chats start spread over one chat's length: then N chats are open at once, steadily."""
-    return sizes.stream_tokens * sizes.stream_interval_ms / 1000.0
 
 
 def best_candidate(results: dict[str, list[Level]], target_ms: float) -> str | None:
