@@ -69,8 +69,8 @@ def figure_catalog(ctx: Context) -> None:
     if calls > 1:
         workers = serve_settings().get("workers", 1)
         ctx.report.section("Why the cold catalog was fetched more than once", (
-            f"gunicorn.conf.py runs {workers} worker process(es). The catalog's single-flight lock is a "
-            "`threading.Lock` per process (`llmcfg.catalog.CatalogCache._lock_for`), so every worker that receives "
-            "one of the concurrent requests fetches once. A lock the workers share (a file lock beside the cache "
-            "file in the instance folder, or a Redis lock with `LLMCFG_REDIS_URL`) makes it one."))
+            f"gunicorn.conf.py runs {workers} worker process(es). They are meant to share one fetch per cold entry "
+            "through a file lock in the instance folder (`FileLock` in `llmcfg/shared_store.py`, taken by "
+            "`llmcfg/catalog.py`), or a Redis lock with `LLMCFG_REDIS_URL`; more than one upstream call means a "
+            "request fetched without waiting on that lock, so look there first."))
 

@@ -159,16 +159,14 @@ def _cooldown(ctx: Context, client: httpx.Client) -> None:
     )
     if cooled_s.median > 1.1 * healthy_s.median:
         ctx.report.section("Why a cooling primary costs TTFT", (
-            "While the primary cools down, each request still announces the skip (a `fallback` event) and records "
-            "it: the chat route's after_event hook (`llmcfg/chat/routes.py`) flushes the fallback_events row, an "
-            "INSERT and a COMMIT on SQLite, in the response thread right after sending the `fallback` event and "
-            "before the first token can be sent. Flushing after the first token (or at the end of the stream) "
-            "takes that write off the TTFT path."))
+            "While the primary cools down, each request reads the cooldown store once (`llmcfg/cooldown_file.py`, "
+            "or Redis) and sends one more event (the `fallback` that announces the skip); the fallback_events row "
+            "is written after the answer ends (`after_event` in `llmcfg/chat/routes.py`). Those are the places to "
+            "profile first."))
     if extra_calls:
         workers = serve_settings().get("workers", 1)
         ctx.report.section("Why the cooldown let calls through", (
-            f"gunicorn.conf.py runs {workers} worker process(es), and each keeps its own cooldowns "
-            "(`llmcfg.cooldown.MemoryCooldowns` lives in process memory), so a worker that has not seen the 429 "
-            "itself still calls the primary once. With `LLMCFG_REDIS_URL` set the workers share one store "
-            "(`RedisCooldowns`) and it is zero whatever the number of workers; this run used no Redis."))
+            f"gunicorn.conf.py runs {workers} worker process(es); they share cooldowns through a file in the "
+            "instance folder (`llmcfg/cooldown_file.py`), or Redis with `LLMCFG_REDIS_URL`. A call to the primary "
+            "while it cools down means a worker did not find the stored cooldown, so look at that store first."))
 
