@@ -71,12 +71,10 @@ class ChatPlan:
 
 def plan_chat(payload: dict, org_id: int) -> ChatPlan:
     """Resolve what the request names and build its chain of targets (one query, two for a homework or course)."""
-    chosen, loaded = resolve(payload, org_id)
-    # `loaded` stays referenced until the chain is walked: the session holds loaded rows only
+    # `loaded` stays referenced while the chain is walked: the session holds loaded rows only
     # weakly, and a dropped row would be lazy-loaded again, one query per hop.
-    targets = chain_targets(chosen.config)
-    del loaded
-    return ChatPlan(chosen, targets)
+    chosen, loaded = resolve(payload, org_id)  # noqa: F841
+    return ChatPlan(chosen, chain_targets(chosen.config))
 
 
 @functools.cache
