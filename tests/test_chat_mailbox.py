@@ -1,12 +1,15 @@
 """The hand-off between the engine's worker and the response, and the heartbeat timer behind it."""
 
-import multiprocessing
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 from llmcfg.chat.mailbox import PING, HeartbeatTimer, Mailbox
-from llmcfg.chat.relay import relay
-from llmcfg.fallback import ChatEvent
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_items_come_out_in_order_and_in_batches_of_at_most_the_asked_size():
@@ -51,11 +54,20 @@ def test_an_idle_mailbox_gets_a_ping_and_a_busy_one_does_not():
 
 
 def test_heartbeats_flow_in_a_forked_worker_too():
-    """gunicorn forks its workers: the timer thread of the parent does not exist in the child."""
-    relay_gen = relay(lambda cancelled: iter(()), lambda e: None, heartbeat=0.01)
-    assert "internal error" in "".join(relay_gen)  # the timer has started in this process
+    """gunicorn forks its workers: the timer thread of the parent does not exist in the child.
 
-    def child(results):
+    The fork happens in a fresh interpreter: forking the test process, with its servers' threads
+    and sockets, would leave the child holding copies of those sockets.
+    """
+    script = textwrap.dedent("""
+        import os, sys, threading
+        from llmcfg.chat.relay import relay
+        from llmcfg.fallback import ChatEvent
+
+        assert "internal error" in "".join(relay(lambda cancelled: iter(()), lambda e: None, heartbeat=0.01))
+        pid = os.fork()  # the parent's timer thread is running now
+        if pid:
+            sys.exit(os.waitpid(pid, 0)[1] >> 8)
         release = threading.Event()
 
         def produce(cancelled):
@@ -65,12 +77,8 @@ def test_heartbeats_flow_in_a_forked_worker_too():
         gen = relay(produce, lambda e: None, heartbeat=0.02)
         first, second = next(gen), next(gen)
         release.set()
-        results.put([first, second, "".join(gen)])
-
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    process = context.Process(target=child, args=(results,))
-    process.start()
-    first, second, rest = results.get(timeout=10)
-    process.join(10)
-    assert first == ": connected\n\n" and second == ": ping\n\n" and "event: done" in rest
+        ok = first == ": connected\\n\\n" and second == ": ping\\n\\n" and "event: done" in "".join(gen)
+        os._exit(0 if ok else 3)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -62,17 +62,20 @@ class HeartbeatTimer:
     IDLE_TICK = 1.0
 
     def __init__(self):
+        self._after_fork()
+        # A thread does not survive fork (gunicorn forks its workers), and the parent's lock may
+        # have been held by it at that moment: a forked child starts afresh.
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
         self._open: set[Mailbox] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._pid = 0
 
     def add(self, mailbox: Mailbox) -> None:
         with self._lock:
             self._open.add(mailbox)
-            # A thread does not survive fork (gunicorn workers are forked): start one per process.
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="llmcfg-heartbeats", daemon=True)
                 self._thread.start()
 
