@@ -30,6 +30,9 @@ def app(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    client = app.extensions.get("llmcfg_http")
+    if client is not None:
+        client.close()  # pooled upstream connections would otherwise stay open, one fake thread each
 
 
 @pytest.fixture

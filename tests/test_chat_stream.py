@@ -246,6 +246,8 @@ def test_queries_per_chat_do_not_grow_with_chain_length(fake_app, fake_upstream,
     import sqlalchemy as sa
 
     a, _ = orgs
+    # Read before any statement is counted: touching the fixture's rows may refresh them.
+    homework_id = a.homework.id
     short = chain_of(fake_app, orgs, fake_upstream, ["openai"])
     long = chain_of(fake_app, orgs, fake_upstream, ["openrouter", "anthropic", "openai", "openai_compatible"])
     fake_upstream.script("openai", MODELS["openai"], Behavior.ok("short"))
@@ -258,12 +260,12 @@ def test_queries_per_chat_do_not_grow_with_chain_length(fake_app, fake_upstream,
             db.session.get(Organization, a.org.id).default_llm_config_id = chain[0][0]
             db.session.commit()
             engine = db.engine
-        chat(homework_id=a.homework.id)  # warm-up: the token's first use is recorded once
+        chat(homework_id=homework_id)  # warm-up: the token's first use is recorded once
         statements = []
         listener = lambda *args: statements.append(args[2])  # noqa: E731
         sa.event.listen(engine, "before_cursor_execute", listener)
         try:
-            chat(homework_id=a.homework.id)
+            chat(homework_id=homework_id)
         finally:
             sa.event.remove(engine, "before_cursor_execute", listener)
         counts[label] = len(statements)
