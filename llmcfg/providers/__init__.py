@@ -13,6 +13,7 @@ from .openai import OpenAIProvider
 from .openai_compatible import OpenAICompatibleProvider
 from .openrouter import OpenRouterProvider
 from .ssrf import split_base_url
+from .transport import UpstreamTransport
 
 # Insertion order is the order of the provider dropdown.
 REGISTRY: dict[str, type[Provider]] = {
@@ -27,8 +28,7 @@ DEFAULT_READ_TIMEOUT = 30.0
 # Every chat holds one upstream connection for its whole answer; the pool must not be the limit.
 MAX_UPSTREAM_CONNECTIONS = 2000
 # Finished chats leave their connection for the next one (no new TCP and TLS handshake), but only
-# this many wait idle: the pool looks over its idle connections on every request, so thousands of
-# them would cost more CPU than the handshakes they save.
+# this many wait idle: the pool polls every idle socket on every request and response close.
 MAX_IDLE_CONNECTIONS = 100
 
 
@@ -57,9 +57,10 @@ def provider_for(credential: Credential, *, base_urls: dict, allow_private: bool
 
 def build_http_client(connect: float = DEFAULT_CONNECT_TIMEOUT, read: float = DEFAULT_READ_TIMEOUT) -> httpx.Client:
     """An httpx client with explicit timeouts that never follows redirects (see providers.ssrf)."""
+    limits = httpx.Limits(max_connections=MAX_UPSTREAM_CONNECTIONS, max_keepalive_connections=MAX_IDLE_CONNECTIONS)
     return httpx.Client(
         timeout=httpx.Timeout(connect=connect, read=read, write=10.0, pool=connect),
-        limits=httpx.Limits(max_connections=MAX_UPSTREAM_CONNECTIONS, max_keepalive_connections=MAX_IDLE_CONNECTIONS),
+        transport=UpstreamTransport(limits),
         follow_redirects=False,
         headers={"User-Agent": "llmcfg"},
     )

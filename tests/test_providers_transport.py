@@ -1,0 +1,117 @@
+"""The upstream transport: finished chats' connections are kept for the next chats, and checking an
+idle connection never hands the worker's loop to other requests."""
+
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from contextlib import closing
+
+import httpx
+
+from llmcfg.providers import provider_for
+from llmcfg.providers.base import ChatTarget, Credential
+from llmcfg.providers.transport import UpstreamTransport, socket_is_readable
+from tests.fakes.plugin import Behavior
+
+MODEL = "gpt-4o-mini"
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def client_with(max_connections: int, max_idle: int) -> httpx.Client:
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_idle)
+    return httpx.Client(timeout=httpx.Timeout(5.0, pool=2.0), transport=UpstreamTransport(limits))
+
+
+def openai_chat(fake, client):
+    """A generator streaming one chat from the fake (nothing is sent before the first next())."""
+    credential = Credential("openai", "sk-test-transport")
+    adapter = provider_for(credential, base_urls=fake.base_urls, allow_private=True, client=client)
+    return adapter.stream_chat(ChatTarget(1, "cfg", "openai", MODEL, credential, {}), HELLO)
+
+
+def chat_ports(fake) -> list[int]:
+    return [c.client_port for c in fake.calls if c.method == "POST"]
+
+
+def open_chats(fake, client, count: int) -> list:
+    """Start `count` chats at once: each holds its own connection until read to the end."""
+    chats = [openai_chat(fake, client) for _ in range(count)]
+    for chat in chats:
+        next(chat)
+    return chats
+
+
+def test_finished_chats_keep_their_connections_while_more_chats_are_open_than_the_idle_limit(fake_upstream):
+    """Room for two idle connections, four chats open: the two that finish serve the next two chats."""
+    with closing(client_with(max_connections=10, max_idle=2)) as client:
+        chats = open_chats(fake_upstream, client, 4)
+        for chat in chats[:2]:
+            list(chat)
+        finished = set(chat_ports(fake_upstream)[:2])
+        chats += open_chats(fake_upstream, client, 2)
+        for chat in chats[2:]:
+            list(chat)
+    ports = chat_ports(fake_upstream)
+    assert len(set(ports[:4])) == 4 and set(ports[4:]) == finished
+
+
+def test_a_chat_waits_for_a_connection_when_the_pool_is_full_and_then_reuses_it(fake_upstream):
+    fake_upstream.script("openai", MODEL, Behavior.ok(tokens=5, delay=0.05), times=1)
+    with closing(client_with(max_connections=1, max_idle=1)) as client:
+        first = openai_chat(fake_upstream, client)
+        next(first)  # the only connection is now in use
+        second = threading.Thread(target=lambda: list(openai_chat(fake_upstream, client)))
+        second.start()
+        list(first)
+        second.join(timeout=5)
+    ports = chat_ports(fake_upstream)
+    assert not second.is_alive() and len(ports) == 2 and ports[0] == ports[1]
+
+
+def test_a_full_pool_closes_an_idle_connection_to_another_host_to_make_room(fake_upstream):
+    with closing(client_with(max_connections=1, max_idle=1)) as client:
+        list(openai_chat(fake_upstream, client))  # leaves an idle connection to 127.0.0.1
+        other_host = fake_upstream.url.replace("127.0.0.1", "localhost")
+        response = client.get(other_host + "/openai/v1/models", headers={"Authorization": "Bearer sk-x"})
+    assert response.status_code == 200  # not a pool timeout: the idle connection made way
+
+
+def test_socket_is_readable_tells_waiting_data_and_hang_ups_apart_from_quiet():
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert socket_is_readable(ours) is False
+        theirs.send(b"x")
+        assert socket_is_readable(ours) is True
+        ours.recv(1)
+        theirs.close()
+        assert socket_is_readable(ours) is True  # recv would return b"": the peer hung up
+    assert socket_is_readable(ours) is True  # a closed socket cannot be reused either
+
+
+GEVENT_CHECK = textwrap.dedent(
+    """
+    from gevent import monkey; monkey.patch_all()
+    import gevent, socket, time
+    from llmcfg.providers.transport import socket_is_readable
+    ran = []
+    def busy():
+        while True:
+            time.sleep(0)
+            ran.append(1)
+    gevent.spawn(busy)
+    gevent.sleep(0.01)
+    ours, theirs = socket.socketpair()
+    before = len(ran)
+    answers = {socket_is_readable(ours) for _ in range(100)}
+    print(len(ran) - before, answers)
+    """
+)
+
+
+def test_checking_an_idle_connection_under_gevent_does_not_run_other_greenlets():
+    """gevent's own poll(0) switches to the loop; the pool holds its lock during the check."""
+    done = subprocess.run([sys.executable, "-c", GEVENT_CHECK], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(maxsplit=1) == ["0", "{False}\n"]
