@@ -54,15 +54,8 @@ class PromptStream(httpcore.NetworkStream):
 
     def __init__(self, inner: httpcore.NetworkStream):
         self.inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.inner.write(buffer, timeout)
-
-    def close(self) -> None:
-        self.inner.close()
+        # Every token is a read: the inner stream's own methods, without a forwarding call.
+        self.read, self.write, self.close = inner.read, inner.write, inner.close
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> "PromptStream":
         return PromptStream(self.inner.start_tls(ssl_context, server_hostname, timeout))
@@ -97,7 +90,8 @@ class UpstreamPool(httpcore.ConnectionPool):
 
         Runs under the pool's lock, as the method it replaces; returns the connections to close
         once the lock is released. A connection already given to a request that has not started
-        on it yet still looks idle: it is neither closed nor given again.
+        on it yet still looks idle: it is not counted as idle, so it is neither closed to keep
+        the idle count down or to make room, nor given to a second request.
         """
         spoken_for = {id(r.connection) for r in self._requests if r.connection is not None}
         closing, kept, idle = [], [], []
@@ -112,9 +106,9 @@ class UpstreamPool(httpcore.ConnectionPool):
                 idle.append(connection)
         surplus = len(idle) - self._max_keepalive_connections
         if surplus > 0:  # the oldest go first
-            closing += idle[:surplus]
-            idle = idle[surplus:]
-            kept = [c for c in kept if c not in closing]
+            dropped, idle = idle[:surplus], idle[surplus:]
+            closing += dropped
+            kept = [c for c in kept if c not in dropped]
         self._connections = kept
 
         for pool_request in self._requests:
