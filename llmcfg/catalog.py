@@ -33,6 +33,7 @@ from redis import Redis, RedisError
 from requests.adapters import HTTPAdapter
 from requests_cache import CachedSession, RedisCache
 
+from .providers import refuse_cookies
 from .providers.adapter import HTTPProvider
 from .providers.base import BLOCKED_URL, CONNECTION_ERROR, TIMEOUT, Credential, ModelInfo, ProviderError
 from .providers.wire import json_object, scrub, status_error
@@ -112,7 +113,7 @@ class CatalogCache:
         self.lock_dir = lock_dir or Path(tempfile.gettempdir()) / "llmcfg-catalog-locks"
         # A fetch may take a connect and a read timeout (and pages); a dead holder frees it after that.
         self.lock_ttl_s = sum(timeout) + 5.0
-        self.direct = _mount_scope_stripping(requests.Session())  # only while Redis is unreachable
+        self.direct = _upstream_session(requests.Session())  # only while Redis is unreachable
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -230,10 +231,12 @@ class CatalogCache:
         self.session.cache.clear()
 
 
-def _mount_scope_stripping(session: requests.Session) -> requests.Session:
+def _upstream_session(session: requests.Session) -> requests.Session:
+    """Mount the scope-stripping adapter and make the session keep no cookies (see refuse_cookies)."""
     adapter = _ScopeStrippingAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    refuse_cookies(session.cookies)
     return session
 
 
@@ -261,10 +264,7 @@ def build_session(
         session = CachedSession(
             str(path), backend="sqlite", serializer="json", decode_content=True, wal=True, **options
         )
-    adapter = _ScopeStrippingAdapter()
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+    return _upstream_session(session)
 
 
 def _build_cache(app) -> CatalogCache:

@@ -61,6 +61,15 @@ def test_refresh_bypasses_the_cache(client, alpha, fake_upstream):
     assert fake_upstream.count("openai", "/models") == 2
 
 
+def test_catalog_fetches_never_send_back_a_cookie(client, alpha, fake_upstream):
+    """The fake sets a cookie on every answer, as provider edges do; the next organization must not carry it."""
+    _, creds, headers = alpha
+    client.get(models_url("openai", creds["openai"].id), headers=headers)
+    client.get(models_url("openai", creds["openai"].id, refresh=1), headers=headers)
+    fetches = [c for c in fake_upstream.calls if c.provider == "openai" and c.path == "/models"]
+    assert len(fetches) == 2 and [c.cookie for c in fetches] == [None, None]
+
+
 def test_a_private_fine_tune_never_shows_to_another_organization(client, fake_app, orgs, fake_upstream):
     a, b = orgs
     fake_upstream.add_model("openai", "ft:gpt-4o-mini:alpha::secret1", key="sk-alpha-secret-key-1111aaaa")

@@ -1,5 +1,6 @@
 """Each adapter against the fake upstream: catalogs normalized, streams read, every failure mapped."""
 
+import httpx
 import pytest
 
 from llmcfg.providers import REGISTRY, build_http_client, provider_for
@@ -129,6 +130,24 @@ def test_chats_in_a_row_reuse_one_upstream_connection(fake_upstream, provider):
         client.close()
     chats = [c for c in fake_upstream.calls if c.provider == provider and c.method == "POST"]
     assert len(chats) == 3 and len({c.client_port for c in chats}) == 1
+
+
+def test_the_upstream_client_never_sends_back_a_cookie_it_was_given(fake_upstream):
+    """Provider edges set cookies on API answers; one client serves every organization, so none may ride along."""
+    stock = httpx.Client()  # what a client that keeps cookies does with the fake's Set-Cookie
+    ours = build_http_client()
+    try:
+        for client in (stock, ours):
+            adapter, credential = adapter_for(fake_upstream, "openai", client)
+            target = ChatTarget(7, "cfg", "openai", MODELS["openai"], credential, {})
+            for _ in range(2):
+                list(adapter.stream_chat(target, [{"role": "user", "content": "hello"}]))
+    finally:
+        stock.close()
+        ours.close()
+    cookies = [c.cookie for c in fake_upstream.calls if c.method == "POST"]
+    assert cookies[0] is None and cookies[1].startswith("__edge_session=")  # the stock client sent it back
+    assert cookies[2:] == [None, None]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

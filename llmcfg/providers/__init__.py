@@ -5,6 +5,8 @@ Adding a provider is one new module (a Provider subclass) plus one line in REGIS
 below it read the current app's settings and decrypt stored keys.
 """
 
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
 import httpx
 
 from .anthropic import AnthropicProvider
@@ -30,6 +32,17 @@ MAX_UPSTREAM_CONNECTIONS = 2000
 # Finished chats leave their connection for the next one (no new TCP and TLS handshake), but only
 # this many wait idle: the pool polls every idle socket on every request and response close.
 MAX_IDLE_CONNECTIONS = 100
+
+
+def refuse_cookies(jar: CookieJar | None = None) -> CookieJar:
+    """Set a policy on a cookie jar (a new one by default) so that it keeps no cookie; return it.
+
+    Provider APIs are stateless, yet their edges set cookies on API answers. One upstream client
+    serves every organization, so a kept cookie would ride along on the next organization's call.
+    """
+    jar = CookieJar() if jar is None else jar
+    jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no domain may set or receive one
+    return jar
 
 
 def provider_choices() -> list[tuple[str, str]]:
@@ -63,6 +76,7 @@ def build_http_client(connect: float = DEFAULT_CONNECT_TIMEOUT, read: float = DE
         transport=UpstreamTransport(limits),
         follow_redirects=False,
         headers={"User-Agent": "llmcfg"},
+        cookies=refuse_cookies(),
     )
 
 

@@ -5,6 +5,7 @@ socket before the last chunk) looks to a client exactly like a provider dropping
 """
 
 import json
+import time
 import select
 import socket
 from http.server import BaseHTTPRequestHandler
@@ -63,7 +64,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         if method == "GET" and sub.startswith(("/models/", "/model/")):
             model = sub.split("/", 2)[2]
         self.fake.record(provider, method, sub, model, self.key, request if isinstance(request, dict) else None,
-                         self.client_address[1])
+                         self.client_address[1], self.headers.get("Cookie"))
 
         scripted = self.fake.take(provider, "path:" + sub)
         if scripted is not None and scripted.kind != b.OK:
@@ -223,6 +224,11 @@ class FakeHandler(BaseHTTPRequestHandler):
         self._send_json(status, self.fmt.error(status, behavior.message), headers)
 
     # --- the socket ---------------------------------------------------------------------------
+    def send_response(self, code, message=None):
+        super().send_response(code, message)
+        # Provider edges set a cookie on API answers too; a client that keeps it sends it back.
+        self.send_header("Set-Cookie", f"__edge_session={code}-{time.monotonic_ns()}; Path=/; HttpOnly")
+
     def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)

@@ -20,7 +20,7 @@ A model is servable when it is in the catalog for that key or has a script.
 
 Observing:
     fake.count("openai", "/chat/completions", model="gpt-4o-mini")   # requests received (any filter optional)
-    fake.calls                      # every request as Call(provider, method, path, model, key, at, body, client_port)
+    fake.calls                      # every request as Call(provider, method, path, model, key, at, body, client_port, cookie)
     fake.disconnects                # Disconnect(provider, model, tokens_sent) when a client left mid-answer
     fake.wait_for_disconnect(provider=None, model=None, timeout=5)  -> bool
     fake.active_streams; fake.wait_idle(timeout=5) -> bool          # answers still being written
@@ -66,6 +66,7 @@ class Call:
     at: float = 0.0
     body: dict | None = None  # the JSON request body, when there was one
     client_port: int = 0  # the caller's port: requests on one kept-alive connection share it
+    cookie: str | None = None  # the request's Cookie header, if it had one
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,9 @@ class FakeUpstream:
             return self._lock.wait_for(lambda: self._active <= count, timeout)
 
     # --- used by the handler ------------------------------------------------------------------
-    def record(self, provider, method, path, model, key, body=None, client_port=0) -> None:
+    def record(self, provider, method, path, model, key, body=None, client_port=0, cookie=None) -> None:
         with self._lock:
-            self._calls.append(Call(provider, method, path, model, key, time.monotonic(), body, client_port))
+            self._calls.append(Call(provider, method, path, model, key, time.monotonic(), body, client_port, cookie))
 
     def record_disconnect(self, provider, model, tokens_sent) -> None:
         with self._lock:
