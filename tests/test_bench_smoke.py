@@ -97,3 +97,29 @@ def test_profiled_stacks_count_for_the_innermost_layer_they_pass_through(tmp_pat
     raw.write_text(f"{';'.join(recv)} 7\n{';'.join(encode)} 2\n{';'.join(idle)} 1\n")
     layers = read_samples(raw)
     assert sum(layers.values()) == 10 and layers[layer_of(recv)] == 7
+
+
+def _levels(*rows):
+    """Levels of one configuration from (chats, p99 added ITL ms, p99 TTFT ms) rows."""
+    from bench.load import LoadResult, StreamResult
+    from bench.streams import Level
+
+    def level(chats, itl_ms, ttft_ms):
+        result = StreamResult(ok=True, ttft=ttft_ms / 1000, tokens=2, added_gaps=[itl_ms / 1000])
+        return Level(chats, LoadResult(chats, [result], 1.0), peak_rss=100, cpu_seconds=1.0)
+
+    return [level(*row) for row in rows]
+
+
+def test_the_serve_verdict_moves_production_only_for_more_chats_within_the_bar():
+    from bench.context import PRODUCTION
+    from bench.streams import serve_verdict
+
+    committed = _levels((300, 30, 200), (400, 35, 1500))
+    sooner = _levels((300, 30, 120), (400, 70, 300))  # as many chats, a lower TTFT at 300
+    more = _levels((300, 30, 200), (400, 40, 500), (500, 70, 2000))
+    assert "so it stays" in serve_verdict({PRODUCTION: committed, "sooner": sooner}, 50.0)
+    assert "**sooner**" in serve_verdict({PRODUCTION: committed, "sooner": sooner}, 50.0)
+    assert "move it there" in serve_verdict({PRODUCTION: committed, "more": more}, 50.0)
+    assert "gunicorn.conf.py holds" in serve_verdict({PRODUCTION: more, "other": committed}, 50.0)
+    assert serve_verdict({PRODUCTION: _levels((50, 80, 100))}, 50.0) is None
