@@ -37,6 +37,9 @@ class Seeded:
 def app_env(workdir: Path, upstream_base_url: str) -> dict:
     """The LLMCFG_* settings the served app and the seeding code share."""
     return {
+        # The served app's own instance folder: no cooldowns or catalogs left by an earlier run (or by
+        # the developer's app) in the checkout's instance/, and none left there for them.
+        "LLMCFG_INSTANCE_PATH": str(workdir / "instance"),
         "LLMCFG_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite'}",
         "LLMCFG_SECRET_KEY": "bench-only-secret",
         "LLMCFG_ENCRYPTION_KEY": Fernet.generate_key().decode(),

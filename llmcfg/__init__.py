@@ -1,5 +1,6 @@
 """llmcfg: configure LLM providers, models and fallbacks for an organization, its courses and homework."""
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -7,13 +8,22 @@ from flask import Flask
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def instance_path(configured: str | None = None) -> str | None:
+    """The instance folder: test_config's INSTANCE_PATH, else LLMCFG_INSTANCE_PATH, else Flask's default.
+
+    Several deployments (or a benchmark) on one machine each need their own: it holds the
+    generated secrets, the SQLite database and the files the workers share (cooldowns, catalogs).
+    """
+    chosen = configured or os.environ.get("LLMCFG_INSTANCE_PATH")
+    return str(Path(chosen).expanduser().resolve()) if chosen else None  # Flask wants it absolute
+
+
 def create_app(test_config=None):
     """Create and configure the app (settings from LLMCFG_* env, overridden by test_config)."""
     app = Flask(
         __name__,
         instance_relative_config=True,
-        # Tests (and anyone running several instances) may point the instance folder elsewhere.
-        instance_path=(test_config or {}).get("INSTANCE_PATH"),
+        instance_path=instance_path((test_config or {}).get("INSTANCE_PATH")),
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     from .config import settings_from_env

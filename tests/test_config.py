@@ -1,10 +1,11 @@
 """Settings come from LLMCFG_* environment variables, each with a documented default."""
 
+from llmcfg import create_app, instance_path
 from llmcfg.config import settings_from_env
 
 ENV = ["LLMCFG_DATABASE_URL", "LLMCFG_CATALOG_TTL", "LLMCFG_OPENAI_BASE_URL", "LLMCFG_ANTHROPIC_BASE_URL",
        "LLMCFG_OPENROUTER_BASE_URL", "LLMCFG_ALLOW_PRIVATE_BASE_URLS", "LLMCFG_REDIS_URL", "LLMCFG_SECRET_KEY",
-       "LLMCFG_CONNECT_TIMEOUT", "LLMCFG_READ_TIMEOUT"]
+       "LLMCFG_CONNECT_TIMEOUT", "LLMCFG_READ_TIMEOUT", "LLMCFG_INSTANCE_PATH"]
 
 
 def test_defaults(tmp_path, monkeypatch):
@@ -44,3 +45,18 @@ def test_environment_overrides(tmp_path, monkeypatch):
     assert settings["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/elsewhere.sqlite"
     assert settings["SECRET_KEY"] == "from-env" and not (tmp_path / "secret_key").exists()
     assert settings["LLMCFG_READ_TIMEOUT"] == 12.5
+
+
+def test_the_instance_folder_can_be_moved_with_llmcfg_instance_path(tmp_path, monkeypatch):
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert instance_path() is None  # unset: Flask's default, instance/ beside app.py
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMCFG_INSTANCE_PATH", "deploy-b/instance")  # relative to where the app starts
+    app = create_app()
+    moved = tmp_path / "deploy-b" / "instance"
+    assert app.instance_path == str(moved)
+    assert (moved / "secret_key").exists()  # what the app generates goes there
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{moved / 'llmcfg.sqlite'}"
+    # A test_config's INSTANCE_PATH still wins over the environment.
+    assert create_app({"INSTANCE_PATH": str(tmp_path / "t")}).instance_path == str(tmp_path / "t")
