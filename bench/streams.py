@@ -86,18 +86,23 @@ def direct_baseline(ctx: Context, clients: int) -> LoadResult:
                     chats=sizes.stream_chats)
 
 
+def top_within_bar(levels: list[Level], target_ms: float) -> Level | None:
+    """The level with the most concurrent chats that stayed within the bar, if any did."""
+    return max((lv for lv in levels if not lv.degraded(target_ms)), key=lambda lv: lv.clients, default=None)
+
+
 def carried_chats(levels: list[Level], target_ms: float) -> int:
     """The most concurrent chats a configuration carried within the bar (0 if none)."""
-    return max((lv.clients for lv in levels if not lv.degraded(target_ms)), default=0)
+    top = top_within_bar(levels, target_ms)
+    return top.clients if top else 0
 
 
 def best_candidate(results: dict[str, list[Level]], target_ms: float) -> str | None:
     """Most chats carried within the bar; among equals, the lowest p99 TTFT there, then the least memory."""
     def score(name):
-        passing = [lv for lv in results[name] if not lv.degraded(target_ms)]
-        if not passing:
+        top = top_within_bar(results[name], target_ms)
+        if top is None:
             return (0, 0.0, 0)
-        top = passing[-1]
         return (top.clients, -top.load.p99_ttft(), -top.peak_rss)
 
     best = max(results, key=score, default=None)

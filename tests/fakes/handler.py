@@ -5,9 +5,9 @@ socket before the last chunk) looks to a client exactly like a provider dropping
 """
 
 import json
-import time
 import select
 import socket
+import time
 from http.server import BaseHTTPRequestHandler
 
 from . import behaviors as b
