@@ -12,6 +12,10 @@ DEFAULT_BASE_URLS = {
 }
 
 
+class SettingsError(ValueError):
+    """A LLMCFG_* setting the app cannot start with; the message names it and says what it needs."""
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -53,17 +57,45 @@ def write_private_file(path: Path, text: str, *, exclusive: bool = False) -> boo
             os.unlink(tmp)
 
 
+def _seconds(name: str, default: str, *, integer: bool = False, zero_allowed: bool = False) -> int | float:
+    """A number of seconds from the environment, or a SettingsError that names the setting."""
+    raw = os.environ.get(name, "").strip() or default
+    wanted = "a whole number of seconds" if integer else "a number of seconds"
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {wanted}, not {raw!r}.") from None
+    if not value >= 0 or (value == 0 and not zero_allowed) or value == float("inf"):  # NaN fails the first test
+        bound = "0 or more" if zero_allowed else "more than 0"
+        raise SettingsError(f"{name} must be {wanted}, {bound}, not {raw!r}.")
+    return value
+
+
+def _usable_folder(instance: Path) -> None:
+    """Create the instance folder, or stop with one line that names it and the setting that moves it."""
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SettingsError(f"The instance folder {instance} cannot be created ({reason}); "
+                            "set LLMCFG_INSTANCE_PATH to a folder this user may write to.") from None
+    if not os.access(instance, os.W_OK | os.X_OK):
+        # It holds the generated secrets, the SQLite database, cooldowns and cached catalogs.
+        raise SettingsError(f"The instance folder {instance} is not writable by this user; "
+                            "set LLMCFG_INSTANCE_PATH to a folder this user may write to.")
+
+
 def settings_from_env(instance_path: str) -> dict:
     """Build the Flask config mapping from LLMCFG_* environment variables."""
     instance = Path(instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    _usable_folder(instance)
     env = os.environ
     return {
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": env.get("LLMCFG_DATABASE_URL")
         or f"sqlite:///{instance / 'llmcfg.sqlite'}",
         "LLMCFG_ENCRYPTION_KEY": env.get("LLMCFG_ENCRYPTION_KEY"),
-        "LLMCFG_CATALOG_TTL": int(env.get("LLMCFG_CATALOG_TTL", "600")),
+        "LLMCFG_CATALOG_TTL": _seconds("LLMCFG_CATALOG_TTL", "600", integer=True, zero_allowed=True),
         "LLMCFG_BASE_URLS": {
             provider: env.get(f"LLMCFG_{provider.upper()}_BASE_URL", default).rstrip("/")
             for provider, default in DEFAULT_BASE_URLS.items()
@@ -72,6 +104,6 @@ def settings_from_env(instance_path: str) -> dict:
         "LLMCFG_REDIS_URL": env.get("LLMCFG_REDIS_URL"),
         "LLMCFG_REDIS_PREFIX": env.get("LLMCFG_REDIS_PREFIX", "llmcfg"),  # two deployments, one Redis
         # Upstream timeouts (seconds): a stalled provider must become a fallback, not a hung worker.
-        "LLMCFG_CONNECT_TIMEOUT": float(env.get("LLMCFG_CONNECT_TIMEOUT", "5")),
-        "LLMCFG_READ_TIMEOUT": float(env.get("LLMCFG_READ_TIMEOUT", "30")),
+        "LLMCFG_CONNECT_TIMEOUT": _seconds("LLMCFG_CONNECT_TIMEOUT", "5"),
+        "LLMCFG_READ_TIMEOUT": _seconds("LLMCFG_READ_TIMEOUT", "30"),
     }
