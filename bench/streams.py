@@ -1,15 +1,17 @@
 """Figure 4: N concurrent chats against the production serve command, and candidate configurations.
 
 Each chat streams `stream_tokens` tokens at `stream_interval_ms` intervals, like a real model.
-For each configuration N climbs through the levels until one degrades (an error, or p99 added
-inter-token delay at or above the target); the server is started afresh for each configuration so
-its peak memory is its own.
+For each configuration N climbs through the levels until one degrades (an error, p99 added
+inter-token delay at or above the target, or p99 TTFT at or above its bar); the production
+configuration is then measured at the target level too, so the report always shows that level.
+The server is started afresh for each configuration so its peak memory is its own.
 """
 
 import importlib.util
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .client import HELLO
@@ -36,9 +38,14 @@ class Level:
 
     ttft_bar_ms: float = 1000.0
 
+    def keeps_pace(self, target_ms: float) -> bool:
+        """The issue's bar: every chat completed and p99 added inter-token delay under the target."""
+        return self.load.completed == self.load.chats and self.load.p99_added_gap() * 1000 < target_ms
+
     def degraded(self, target_ms: float) -> bool:
-        return (self.load.completed < self.load.chats or not self.load.p99_added_gap() * 1000 < target_ms
-                or not self.load.p99_ttft() * 1000 < self.ttft_bar_ms)
+        # The bench's bar adds TTFT: a server that keeps its open streams on pace by leaving new
+        # chats waiting at the listening socket for seconds has not carried them.
+        return not self.keeps_pace(target_ms) or not self.load.p99_ttft() * 1000 < self.ttft_bar_ms
 
     def summary(self) -> str:
         return (f"{self.load.completed}/{self.load.chats} chats completed; p99 added ITL {fmt(self.load.p99_added_gap() * 1000)} ms; "
@@ -59,21 +66,34 @@ def production_settings() -> str:
     return ", ".join(parts)
 
 
-def sweep(ctx: Context, name: str, overrides: list[str]) -> list[Level]:
+def climb(steps: tuple[int, ...], measure: Callable[[int], Level], target_ms: float, reach: int = 0) -> list[Level]:
+    """Measure the levels in order until one degrades; after that only `reach`, if it lies above."""
+    levels: list[Level] = []
+    for clients in steps:
+        if any(lv.degraded(target_ms) for lv in levels):
+            if clients > reach:
+                break
+            if clients != reach:
+                continue
+        levels.append(measure(clients))
+    return levels
+
+
+def sweep(ctx: Context, name: str, overrides: list[str], reach: int = 0) -> list[Level]:
+    """Climb one configuration's levels on a server of its own (reach: see climb)."""
     sizes, load_args = ctx.sizes, ctx.app_stream_load()
-    levels = []
     with ServedApp(ctx.env, ctx.workdir, overrides, name=name) as app:
         # Warm every worker (first requests import and build what later ones reuse).
         run_load(app.port, 16, ramp=0.5, **load_args)
-        for clients in sizes.stream_levels:
+
+        def measure(clients: int) -> Level:
+            time.sleep(1.0)  # let the last streams' sockets close before the next level
             cpu_before = tree_cpu(app.pid)
             with PeakMemory(app.pid) as memory:
                 load = run_load(app.port, clients, ramp=sizes.chat_seconds, chats=sizes.stream_chats, **load_args)
-            levels.append(Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms))
-            if levels[-1].degraded(sizes.itl_target_ms):
-                break
-            time.sleep(1.0)  # let the last streams' sockets close before the next level
-    return levels
+            return Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms)
+
+        return climb(sizes.stream_levels, measure, sizes.itl_target_ms, reach)
 
 
 def direct_baseline(ctx: Context, clients: int) -> LoadResult:
@@ -87,8 +107,13 @@ def direct_baseline(ctx: Context, clients: int) -> LoadResult:
 
 
 def top_within_bar(levels: list[Level], target_ms: float) -> Level | None:
-    """The level with the most concurrent chats that stayed within the bar, if any did."""
-    return max((lv for lv in levels if not lv.degraded(target_ms)), key=lambda lv: lv.clients, default=None)
+    """The last level within the bar before the first one that degraded, if any was."""
+    top = None
+    for level in sorted(levels, key=lambda lv: lv.clients):
+        if level.degraded(target_ms):
+            break  # a higher level measured after this (the target) does not count as carried
+        top = level
+    return top
 
 
 def carried_chats(levels: list[Level], target_ms: float) -> int:
@@ -134,7 +159,7 @@ def figure_streams(ctx: Context) -> None:
         if "gevent" in overrides and importlib.util.find_spec("gevent") is None:
             ctx.report.skip(f"Serve candidate {name}: gevent is not installed.")
             continue
-        results[name] = sweep(ctx, name, overrides)
+        results[name] = sweep(ctx, name, overrides, reach=sizes.stream_target if name == PRODUCTION else 0)
     baselines = {n: direct_baseline(ctx, n) for n in sorted({lv.clients for lv in results.get(PRODUCTION, [])})}
 
     figure = "4. Concurrent streams"
@@ -155,6 +180,13 @@ def figure_streams(ctx: Context) -> None:
         carried = carried_chats(production, sizes.itl_target_ms)
         ctx.report.add(Row(figure, "Most concurrent chats within the bar (production config)",
                            str(carried), target=f"≥ {target}", met=carried >= target))
+        at_target = next((lv for lv in production if lv.clients == target), None)
+        if at_target is not None:
+            ctx.report.add(Row(
+                figure, f"{target} concurrent chats judged by the issue's bar alone, TTFT not counted "
+                "(production config)", at_target.summary(),
+                target=f"0 errors, p99 added ITL < {fmt(sizes.itl_target_ms)} ms",
+                met=at_target.keeps_pace(sizes.itl_target_ms)))
     profile = profile_served(ctx, target) if sizes.profile_seconds and production else None
     if profile is not None and not profile.error:
         ctx.shared["served_profile"] = profile
@@ -181,8 +213,9 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
         f"has {sizes.stream_chats} chats in a row ({sizes.stream_tokens} tokens at {sizes.stream_interval_ms} ms "
         f"each), the first chats starting evenly over one chat's length, so N chats stay open at once; "
         f"a configuration stops climbing at its first degraded level (an error, p99 added inter-token delay "
-        f"at or above {fmt(sizes.itl_target_ms)} ms, or p99 TTFT at or above {fmt(sizes.ttft_bar_ms)} ms). Memory is the RSS summed over gunicorn's process tree, "
-        "sampled every 0.2 s.",
+        f"at or above {fmt(sizes.itl_target_ms)} ms, or p99 TTFT at or above {fmt(sizes.ttft_bar_ms)} ms); "
+        f"the committed configuration is measured at the target, {sizes.stream_target} chats, even when a lower "
+        "level degraded first. Memory is the RSS summed over gunicorn's process tree, sampled every 0.2 s.",
         "",
         table,
         "",
@@ -237,12 +270,19 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
     cpu = top.cpu_per_token_us()
     rate = 1000.0 / sizes.stream_interval_ms
     cores = sizes.stream_target * rate * cpu / 1e6
-    note = (f"Why {sizes.stream_target} concurrent chats are out of reach here: at its busiest level above "
-            f"({top.clients} chats) the served app spent {fmt(cpu)} µs of CPU per relayed token; "
-            f"{sizes.stream_target} chats at "
-            f"{fmt(rate)} tokens/s each would need {cores:.1f} cores for the relay alone, on a machine with "
-            f"{os.cpu_count()} that also runs this benchmark's upstream and clients. Choosing a worker class does "
-            "not change that; the cost per token has to come down in the runtime.")
+    note = f"Why {sizes.stream_target} concurrent chats are out of reach here. "
+    at_target = next((lv for lv in production if lv.clients == sizes.stream_target), None)
+    if at_target is not None and at_target.keeps_pace(sizes.itl_target_ms):
+        note += (f"Judged by the issue's bar alone, {sizes.stream_target} chats held in this run (no errors, p99 added "
+                 f"ITL {fmt(at_target.load.p99_added_gap() * 1000)} ms), but new chats waited "
+                 f"{fmt(at_target.load.p99_ttft() * 1000)} ms (p99) for their first token: each worker takes one "
+                 "waiting connection per loop turn, so when CPU runs short the queue at the listening socket "
+                 "absorbs it and the open streams keep their pace. ")
+    note += (f"At its busiest level above ({top.clients} chats) the served app spent {fmt(cpu)} µs of CPU per "
+             f"relayed token; {sizes.stream_target} chats at {fmt(rate)} tokens/s each would need {cores:.1f} cores "
+             f"for the relay alone, on a machine with {os.cpu_count()} that also runs this benchmark's upstream and "
+             "clients. Choosing a worker class does not change that; the cost per token has to come down in the "
+             "runtime.")
     profile = ctx.shared.get("served_profile")
     if profile is not None:
         name, share = profile.largest()

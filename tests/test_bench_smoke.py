@@ -123,3 +123,31 @@ def test_the_serve_verdict_moves_production_only_for_more_chats_within_the_bar()
     assert "move it there" in serve_verdict({PRODUCTION: committed, "more": more}, 50.0)
     assert "gunicorn.conf.py holds" in serve_verdict({PRODUCTION: more, "other": committed}, 50.0)
     assert serve_verdict({PRODUCTION: _levels((50, 80, 100))}, 50.0) is None
+
+
+def test_the_climb_stops_at_the_first_degraded_level_but_still_measures_the_target():
+    from bench.streams import carried_chats, climb
+
+    rows = {50: (50, 5, 40), 100: (100, 8, 50), 200: (200, 60, 90), 300: (300, 70, 900), 500: (500, 45, 900),
+            1000: (1000, 90, 5000)}
+    measured = []
+
+    def measure(clients):
+        measured.append(clients)
+        return _levels(rows[clients])[0]
+
+    levels = climb((50, 100, 200, 300, 500, 1000), measure, 50.0, reach=500)
+    assert measured == [50, 100, 200, 500]  # 300 skipped once 200 degraded; nothing past the target
+    # A target level within the bar after a degraded one is shown, but not counted as carried.
+    assert not levels[-1].degraded(50.0) and carried_chats(levels, 50.0) == 100
+
+    measured.clear()
+    climb((50, 100, 200, 300, 500, 1000), measure, 50.0)
+    assert measured == [50, 100, 200]  # candidates stop at their first degraded level
+
+
+def test_the_issues_bar_leaves_ttft_out_and_the_benchs_bar_counts_it():
+    waited, = _levels((500, 45, 3800))
+    assert waited.keeps_pace(50.0) and waited.degraded(50.0)
+    stuttered, = _levels((500, 55, 200))
+    assert not stuttered.keeps_pace(50.0) and stuttered.degraded(50.0)
