@@ -69,13 +69,14 @@ def production_settings() -> str:
 def climb(steps: tuple[int, ...], measure: Callable[[int], Level], target_ms: float, reach: int = 0) -> list[Level]:
     """Measure the levels in order until one degrades; after that only `reach`, if it lies above."""
     levels: list[Level] = []
+    degraded = False
     for clients in steps:
-        if any(lv.degraded(target_ms) for lv in levels):
-            if clients > reach:
-                break
-            if clients != reach:
-                continue
+        if degraded and clients > reach:
+            break
+        if degraded and clients != reach:
+            continue
         levels.append(measure(clients))
+        degraded = degraded or levels[-1].degraded(target_ms)
     return levels
 
 
@@ -114,6 +115,11 @@ def top_within_bar(levels: list[Level], target_ms: float) -> Level | None:
             break  # a higher level measured after this (the target) does not count as carried
         top = level
     return top
+
+
+def level_at(levels: list[Level], clients: int) -> Level | None:
+    """The level measured with this many chats, if it was."""
+    return next((lv for lv in levels if lv.clients == clients), None)
 
 
 def carried_chats(levels: list[Level], target_ms: float) -> int:
@@ -180,7 +186,7 @@ def figure_streams(ctx: Context) -> None:
         carried = carried_chats(production, sizes.itl_target_ms)
         ctx.report.add(Row(figure, "Most concurrent chats within the bar (production config)",
                            str(carried), target=f"≥ {target}", met=carried >= target))
-        at_target = next((lv for lv in production if lv.clients == target), None)
+        at_target = level_at(production, target)
         if at_target is not None:
             ctx.report.add(Row(
                 figure, f"{target} concurrent chats judged by the issue's bar alone, TTFT not counted "
@@ -271,7 +277,7 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
     rate = 1000.0 / sizes.stream_interval_ms
     cores = sizes.stream_target * rate * cpu / 1e6
     note = f"Why {sizes.stream_target} concurrent chats are out of reach here. "
-    at_target = next((lv for lv in production if lv.clients == sizes.stream_target), None)
+    at_target = level_at(production, sizes.stream_target)
     if at_target is not None and at_target.keeps_pace(sizes.itl_target_ms):
         note += (f"Judged by the issue's bar alone, {sizes.stream_target} chats held in this run (no errors, p99 added "
                  f"ITL {fmt(at_target.load.p99_added_gap() * 1000)} ms), but new chats waited "

@@ -1,5 +1,6 @@
 """Settings read from the environment (every one optional; README lists the defaults)."""
 
+import math
 import os
 import secrets
 import tempfile
@@ -65,10 +66,13 @@ def _seconds(name: str, default: str, *, integer: bool = False, zero_allowed: bo
         value = int(raw) if integer else float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be {wanted}, not {raw!r}.") from None
-    if not value >= 0 or (value == 0 and not zero_allowed) or value == float("inf"):  # NaN fails the first test
+    if not (math.isfinite(value) and (value > 0 or (zero_allowed and value == 0))):
         bound = "0 or more" if zero_allowed else "more than 0"
         raise SettingsError(f"{name} must be {wanted}, {bound}, not {raw!r}.")
     return value
+
+
+MOVE_INSTANCE = "set LLMCFG_INSTANCE_PATH to a folder this user may write to."
 
 
 def _usable_folder(instance: Path) -> None:
@@ -77,12 +81,10 @@ def _usable_folder(instance: Path) -> None:
         instance.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise SettingsError(f"The instance folder {instance} cannot be created ({reason}); "
-                            "set LLMCFG_INSTANCE_PATH to a folder this user may write to.") from None
+        raise SettingsError(f"The instance folder {instance} cannot be created ({reason}); {MOVE_INSTANCE}") from None
     if not os.access(instance, os.W_OK | os.X_OK):
         # It holds the generated secrets, the SQLite database, cooldowns and cached catalogs.
-        raise SettingsError(f"The instance folder {instance} is not writable by this user; "
-                            "set LLMCFG_INSTANCE_PATH to a folder this user may write to.")
+        raise SettingsError(f"The instance folder {instance} is not writable by this user; {MOVE_INSTANCE}")
 
 
 def settings_from_env(instance_path: str) -> dict:
