@@ -56,7 +56,8 @@ class LoadResult:
         return percentile([r.ttft for r in self.results if not math.isnan(r.ttft)], 99)
 
 
-def _request(path: str, body: dict, headers: dict) -> bytes:
+def request_bytes(path: str, body: dict, headers: dict) -> bytes:
+    """One POST with a JSON body, written by hand; the server closes the connection after answering."""
     payload = json.dumps(body).encode()
     head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
             f"Content-Length: {len(payload)}", "Connection: close"]
@@ -141,7 +142,7 @@ def run_load(port: int, clients: int, *, tokens: int, interval_ms: int, ramp: fl
     Bounded: whatever has not finished by the deadline is cut off and counted as an error.
     """
     deadline = ramp + chats * tokens * interval_ms / 1000.0 + 30.0
-    request = _request(path, payload, headers)
+    request = request_bytes(path, payload, headers)
     started = time.monotonic()
     gc.disable()  # a collection pauses every stream at once, and would be blamed on the server
     try:

@@ -1,8 +1,10 @@
 """Figure 3: what the app adds to a long stream — per-token delay, tokens per second, and TTFT."""
 
+import socket
 import statistics
 import time
 
+import httpx
 from llmcfg.chat.relay import relay
 from llmcfg.cooldown import MemoryCooldowns
 from llmcfg.fallback import FallbackEngine
@@ -11,6 +13,7 @@ from llmcfg.providers.base import ChatTarget, Credential, TextDelta
 
 from .client import HELLO, read_app, read_direct
 from .context import Context
+from .load import request_bytes
 from .report import Row, markdown_table
 from .seed import BENCH_KEY
 from .stats import fmt, fmt_ratio, percentile, ratio
@@ -76,6 +79,18 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
     provider = provider_for(target.credential, base_urls=base_urls, allow_private=True, client=client)
     body = provider.chat_body(target, HELLO)
     headers = provider.auth_headers(target.credential)
+    url = httpx.URL(ctx.upstream.base_url + "/chat/completions")
+    request = request_bytes(url.raw_path.decode(), body, headers)
+
+    def socket_only():
+        # The floor under any HTTP client: the same request, its answer read off the socket and
+        # nothing parsed (the tokens are counted once, after the upstream has hung up).
+        chunks = []
+        with socket.create_connection((url.host, url.port)) as sock:
+            sock.sendall(request)
+            while data := sock.recv(65536):
+                chunks.append(data)
+        return b"".join(chunks).count(b'"content":"') - 1  # minus the role chunk
 
     def raw():
         with client.stream("POST", ctx.upstream.base_url + "/chat/completions", json=body, headers=headers) as response:
@@ -94,7 +109,8 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
         return sum(text.count("event: token\n")
                    for text in relay(lambda cancelled: chat.stream([target], HELLO, cancelled), lambda e: None))
 
-    layers = [("HTTP read only (httpx, raw bytes)", raw), ("+ SSE parsing and the adapter (stream_chat)", adapter),
+    layers = [("Socket read only (no HTTP parsing)", socket_only), ("+ the HTTP client (httpx, raw bytes)", raw),
+              ("+ SSE parsing and the adapter (stream_chat)", adapter),
               ("+ the fallback engine", engine), ("+ the relay (worker thread, mailbox, SSE text)", relayed)]
     try:
         return [(name, statistics.median(_cpu_per_token(run, tokens) for _ in range(3))) for name, run in layers]
@@ -112,6 +128,7 @@ def layer_section(ctx: Context) -> None:
         added.append((name, cost - previous))
         previous = cost
     ctx.shared["layers"] = added
+    ctx.shared["layer_costs"] = costs
     ctx.report.section(
         "Where a relayed token's CPU goes",
         f"In one process, {tokens:,} tokens paced at {interval} ms (so each token arrives in a read of its own, "

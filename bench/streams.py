@@ -294,6 +294,19 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
         name, share = profile.largest()
         note += (f" In the served app under {profile.clients} chats, the largest layer is “{name}”, "
                  f"{100 * share:.0f}% of the workers' samples (see “Where the served app's CPU goes under load”).")
+        # What the server actually got with the machine full; more chats kept at pace would also
+        # cost the benchmark's upstream and clients more, so this is the most the server could have.
+        budget = profile.cores() / (sizes.stream_target * rate) * 1e6
+        note += (f" While {profile.clients} people chatted, the server's processes got {profile.cores():.2f} cores; "
+                 f"spread over the {fmt(sizes.stream_target * rate)} tokens/s that {sizes.stream_target} chats need, "
+                 f"that is at most {fmt(budget)} µs per token for everything a chat costs, its start and the write "
+                 "to the client included.")
+        costs = ctx.shared.get("layer_costs")
+        if costs and len(costs) > 1:
+            (floor_name, floor), (_, with_http) = costs[0], costs[1]
+            note += (f" In one process, reading a token off the socket with no HTTP parsing costs {fmt(floor)} µs, "
+                     f"and with the HTTP client's parsing {fmt(with_http)} µs (“{floor_name}” and the row "
+                     "after it in “Where a relayed token's CPU goes”).")
     layers = ctx.shared.get("layers")
     if layers:
         name, added = max(layers, key=lambda item: item[1])

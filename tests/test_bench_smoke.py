@@ -151,3 +151,24 @@ def test_the_issues_bar_leaves_ttft_out_and_the_benchs_bar_counts_it():
     assert waited.keeps_pace(50.0) and waited.degraded(50.0)
     stuttered, = _levels((500, 55, 200))
     assert not stuttered.keeps_pace(50.0) and stuttered.degraded(50.0)
+
+
+def test_the_capacity_note_sets_the_cores_the_server_got_against_the_socket_floor():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from bench.context import Sizes
+    from bench.profile import ServedProfile
+    from bench.streams import _capacity_note
+
+    sizes = Sizes("full")  # 500 chats at one token per 20 ms: 25,000 tokens/s
+    profile = ServedProfile(500, seconds=8.0, workers=2, cpu_seconds=10.0, layers=Counter({"Relay": 3}))
+    costs = [("Socket read only (no HTTP parsing)", 20.0), ("+ the HTTP client (httpx, raw bytes)", 60.0)]
+    ctx = SimpleNamespace(sizes=sizes, shared={"served_profile": profile, "layer_costs": costs})
+
+    note = _capacity_note(ctx, _levels((500, 45, 3800)))
+
+    assert "got 1.25 cores" in note and "the 25,000 tokens/s that 500 chats need" in note
+    assert "at most 50.0 µs per token" in note  # 1.25 cores / 25,000 tokens/s
+    assert "no HTTP parsing costs 20.0 µs, and with the HTTP client's parsing 60.0 µs" in note
+    assert "at most" not in _capacity_note(SimpleNamespace(sizes=sizes, shared={}), _levels((500, 45, 3800)))
