@@ -93,7 +93,7 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
         return b"".join(chunks).count(b'"content":"') - 1  # minus the role chunk
 
     def raw():
-        with client.stream("POST", ctx.upstream.base_url + "/chat/completions", json=body, headers=headers) as response:
+        with client.stream("POST", url, json=body, headers=headers) as response:
             return sum(chunk.count(b'"content":"') for chunk in response.iter_raw()) - 1  # minus the role chunk
 
     def adapter():
@@ -118,16 +118,17 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
         client.close()
 
 
+def added_per_layer(costs: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """What each layer adds to the one before it (the first layer adds all of its cost)."""
+    previous = [0.0] + [cost for _, cost in costs]
+    return [(name, cost - before) for (name, cost), before in zip(costs, previous)]
+
+
 def layer_section(ctx: Context) -> None:
     tokens, interval = min(ctx.sizes.relay_tokens, 2000), ctx.sizes.relay_interval_ms
     model = f"ok-{tokens}-{interval}"
     costs = layer_costs(ctx, model, tokens)
-    rows, previous, added = [], 0.0, []
-    for name, cost in costs:
-        rows.append((name, fmt(cost), fmt(cost - previous)))
-        added.append((name, cost - previous))
-        previous = cost
-    ctx.shared["layers"] = added
+    rows = [(name, fmt(cost), fmt(added)) for (name, cost), (_, added) in zip(costs, added_per_layer(costs))]
     ctx.shared["layer_costs"] = costs
     ctx.report.section(
         "Where a relayed token's CPU goes",

@@ -18,6 +18,7 @@ from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
 from .load import LoadResult, run_load
 from .profile import profile_section, profile_served
+from .relay_cost import added_per_layer
 from .report import Row, markdown_table
 from .served import PeakMemory, ServedApp, serve_settings, tree_cpu
 from .stats import fmt
@@ -275,7 +276,8 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
     top = max(production, key=lambda lv: lv.clients)
     cpu = top.cpu_per_token_us()
     rate = 1000.0 / sizes.stream_interval_ms
-    cores = sizes.stream_target * rate * cpu / 1e6
+    tokens_per_s = sizes.stream_target * rate  # what the target level needs
+    cores = tokens_per_s * cpu / 1e6
     note = f"Why {sizes.stream_target} concurrent chats are out of reach here. "
     at_target = level_at(production, sizes.stream_target)
     if at_target is not None and at_target.keeps_pace(sizes.itl_target_ms):
@@ -290,26 +292,25 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
              "clients. Choosing a worker class does not change that; the cost per token has to come down in the "
              "runtime.")
     profile = ctx.shared.get("served_profile")
+    costs = ctx.shared.get("layer_costs") or []
     if profile is not None:
         name, share = profile.largest()
         note += (f" In the served app under {profile.clients} chats, the largest layer is “{name}”, "
                  f"{100 * share:.0f}% of the workers' samples (see “Where the served app's CPU goes under load”).")
         # What the server actually got with the machine full; more chats kept at pace would also
         # cost the benchmark's upstream and clients more, so this is the most the server could have.
-        budget = profile.cores() / (sizes.stream_target * rate) * 1e6
+        budget = profile.cores() / tokens_per_s * 1e6
         note += (f" While {profile.clients} people chatted, the server's processes got {profile.cores():.2f} cores; "
-                 f"spread over the {fmt(sizes.stream_target * rate)} tokens/s that {sizes.stream_target} chats need, "
+                 f"spread over the {fmt(tokens_per_s)} tokens/s that {sizes.stream_target} chats need, "
                  f"that is at most {fmt(budget)} µs per token for everything a chat costs, its start and the write "
                  "to the client included.")
-        costs = ctx.shared.get("layer_costs")
-        if costs and len(costs) > 1:
+        if len(costs) > 1:
             (floor_name, floor), (_, with_http) = costs[0], costs[1]
             note += (f" In one process, reading a token off the socket with no HTTP parsing costs {fmt(floor)} µs, "
                      f"and with the HTTP client's parsing {fmt(with_http)} µs (“{floor_name}” and the row "
                      "after it in “Where a relayed token's CPU goes”).")
-    layers = ctx.shared.get("layers")
-    if layers:
-        name, added = max(layers, key=lambda item: item[1])
+    if costs:
+        name, added = max(added_per_layer(costs), key=lambda item: item[1])
         note += (f" The largest layer in “Where a relayed token's CPU goes” is “{name.lstrip('+ ')}” "
                  f"({fmt(added)} µs per token in-process).")
     return note
