@@ -23,8 +23,11 @@ from .stats import fmt
 # (layer, path fragments of its frames); the first layer whose fragment a frame holds wins.
 LAYERS = [
     ("Database (SQLAlchemy, SQLite): token check and chain", ("sqlalchemy/",)),
+    # Before the adapters: the upstream connection's own modules live beside them.
+    ("Upstream HTTP (httpx, httpcore's pool, http.client, socket reads)",
+     ("httpx/", "httpcore/", "h11/", "/http/client.py", "llmcfg/providers/connection.py",
+      "llmcfg/providers/transport.py")),
     ("SSE parsing and the adapters", ("httpx_sse/", "llmcfg/providers/")),
-    ("Upstream HTTP (httpx, httpcore, h11, socket reads)", ("httpx/", "httpcore/", "h11/")),
     ("Fallback engine", ("llmcfg/fallback.py", "llmcfg/cooldown")),
     ("Relay (hand-off to the response, SSE text)", ("llmcfg/chat/relay.py", "llmcfg/chat/mailbox.py")),
     ("Key decryption", ("cryptography/", "llmcfg/crypto.py")),

@@ -11,7 +11,7 @@ from llmcfg.fallback import FallbackEngine
 from llmcfg.providers import build_http_client, provider_for
 from llmcfg.providers.base import ChatTarget, Credential, TextDelta
 
-from .client import HELLO, read_app, read_direct
+from .client import HELLO, bench_client, read_app, read_direct
 from .context import Context
 from .load import request_bytes
 from .report import Row, markdown_table
@@ -71,9 +71,19 @@ def _cpu_per_token(run, tokens: int) -> float:
     return (time.process_time() - started) / tokens * 1e6
 
 
-def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]]:
-    """Peel the path a token takes through the app, one layer at a time, in this process."""
-    client = build_http_client()
+def read_raw(client: httpx.Client, url: httpx.URL, body: dict, headers: dict) -> int:
+    """Stream one chat's answer as raw bytes; return the tokens in it."""
+    with client.stream("POST", url, json=body, headers=headers) as response:
+        return sum(chunk.count(b'"content":"') for chunk in response.iter_raw()) - 1  # minus the role chunk
+
+
+def layer_costs(ctx: Context, model: str, tokens: int) -> tuple[list[tuple[str, float]], float]:
+    """Peel the path a token takes through the app, one layer at a time, in this process.
+
+    Also returns the HTTP-client layer's read through httpx's stock transport (httpcore's own
+    connection, which parses every chunk with h11), the baseline for the app's own connection.
+    """
+    client, stock = build_http_client(), bench_client()  # bench_client: httpx as it comes
     base_urls = {p: ctx.upstream.base_url for p in ("openai", "openrouter", "anthropic")}
     target = ChatTarget(1, "relay", "openai", model, Credential("openai", BENCH_KEY))
     provider = provider_for(target.credential, base_urls=base_urls, allow_private=True, client=client)
@@ -93,8 +103,7 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
         return b"".join(chunks).count(b'"content":"') - 1  # minus the role chunk
 
     def raw():
-        with client.stream("POST", url, json=body, headers=headers) as response:
-            return sum(chunk.count(b'"content":"') for chunk in response.iter_raw()) - 1  # minus the role chunk
+        return read_raw(client, url, body, headers)
 
     def adapter():
         return sum(1 for item in provider.stream_chat(target, HELLO) if isinstance(item, TextDelta))
@@ -112,10 +121,15 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> list[tuple[str, float]
     layers = [("Socket read only (no HTTP parsing)", socket_only), ("+ the HTTP client (httpx, raw bytes)", raw),
               ("+ SSE parsing and the adapter (stream_chat)", adapter),
               ("+ the fallback engine", engine), ("+ the relay (worker thread, mailbox, SSE text)", relayed)]
+    def median_cost(run) -> float:
+        return statistics.median(_cpu_per_token(run, tokens) for _ in range(3))
+
     try:
-        return [(name, statistics.median(_cpu_per_token(run, tokens) for _ in range(3))) for name, run in layers]
+        costs = [(name, median_cost(run)) for name, run in layers]
+        return costs, median_cost(lambda: read_raw(stock, url, body, headers))
     finally:
         client.close()
+        stock.close()
 
 
 def added_per_layer(costs: list[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -127,7 +141,7 @@ def added_per_layer(costs: list[tuple[str, float]]) -> list[tuple[str, float]]:
 def layer_section(ctx: Context) -> None:
     tokens, interval = min(ctx.sizes.relay_tokens, 2000), ctx.sizes.relay_interval_ms
     model = f"ok-{tokens}-{interval}"
-    costs = layer_costs(ctx, model, tokens)
+    costs, stock = layer_costs(ctx, model, tokens)
     rows = [(name, fmt(cost), fmt(added)) for (name, cost), (_, added) in zip(costs, added_per_layer(costs))]
     ctx.shared["layer_costs"] = costs
     ctx.report.section(
@@ -135,5 +149,8 @@ def layer_section(ctx: Context) -> None:
         f"In one process, {tokens:,} tokens paced at {interval} ms (so each token arrives in a read of its own, "
         "as it does under load), median of 3 runs; each row adds one layer of the path a token takes "
         "through the app. The served app adds Flask/werkzeug and gunicorn's chunked write on top.\n\n"
-        + markdown_table(("Layers", "CPU per token (µs)", "Added by this layer (µs)"), rows),
+        + markdown_table(("Layers", "CPU per token (µs)", "Added by this layer (µs)"), rows)
+        + f"\n\nThe second row's read through httpx's stock transport instead (httpcore's own connection, which "
+        f"parses every chunk with h11 in Python) costs {fmt(stock)} µs per token in the same run; the app's "
+        f"connection (llmcfg/providers/connection.py) leaves finding each chunk to http.client's buffered reader.",
     )

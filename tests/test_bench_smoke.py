@@ -87,7 +87,8 @@ def test_profiled_stacks_count_for_the_innermost_layer_they_pass_through(tmp_pat
 
     site = "/venv/lib/python3.11/site-packages"
     recv = [f"run ({site}/gevent/greenlet.py:1)", f"stream_chat (/app/llmcfg/providers/adapter.py:9)",
-            f"read ({site}/httpcore/_backends/sync.py:3)", f"recv ({site}/gevent/_socketcommon.py:5)"]
+            f"__iter__ (/app/llmcfg/providers/connection.py:4)", "read1 (/usr/lib/python3.11/http/client.py:3)",
+            f"recv_into ({site}/gevent/_socketcommon.py:5)"]
     encode = ["relay (/app/llmcfg/chat/relay.py:1)", "dumps (/usr/lib/python3.11/json/__init__.py:2)"]
     idle = [f"run ({site}/gevent/hub.py:1)"]
     assert layer_of(recv).startswith("Upstream HTTP")

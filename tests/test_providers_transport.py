@@ -8,12 +8,12 @@ import textwrap
 import threading
 from contextlib import closing
 
-import httpcore
 import httpx
 
 from llmcfg.providers import provider_for
 from llmcfg.providers.base import ChatTarget, Credential
-from llmcfg.providers.transport import PromptStream, UpstreamTransport, socket_is_readable
+from llmcfg.providers.connection import socket_is_readable
+from llmcfg.providers.transport import UpstreamTransport
 from tests.fakes.plugin import Behavior
 
 MODEL = "gpt-4o-mini"
@@ -95,7 +95,7 @@ GEVENT_CHECK = textwrap.dedent(
     """
     from gevent import monkey; monkey.patch_all()
     import gevent, socket, time
-    from llmcfg.providers.transport import socket_is_readable
+    from llmcfg.providers.connection import socket_is_readable
     ran = []
     def busy():
         while True:
@@ -116,29 +116,3 @@ def test_checking_an_idle_connection_under_gevent_does_not_run_other_greenlets()
     done = subprocess.run([sys.executable, "-c", GEVENT_CHECK], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split(maxsplit=1) == ["0", "{False}\n"]
-
-
-class RecordingStream(httpcore.NetworkStream):
-    """An inner stream that hands out a real socket and records the TLS upgrade it is asked for."""
-
-    def __init__(self, sock):
-        self.sock, self.upgraded_with = sock, None
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-        self.upgraded_with = (ssl_context, server_hostname, timeout)
-        return RecordingStream(self.sock)
-
-    def get_extra_info(self, info):
-        return self.sock if info == "socket" else f"inner:{info}"
-
-
-def test_a_tls_upgraded_stream_still_answers_is_readable_from_its_socket():
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        inner = RecordingStream(ours)
-        upgraded = PromptStream(inner).start_tls("ctx", "api.example.com", 5.0)
-        assert inner.upgraded_with == ("ctx", "api.example.com", 5.0)
-        assert isinstance(upgraded, PromptStream) and upgraded.get_extra_info("is_readable") is False
-        theirs.send(b"x")
-        assert upgraded.get_extra_info("is_readable") is True
-        assert upgraded.get_extra_info("server_addr") == "inner:server_addr"

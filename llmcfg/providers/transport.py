@@ -1,17 +1,17 @@
 """The upstream transport: httpx's own, over a connection pool that keeps idle connections cheaply.
 
-Two things in httpcore's stock pool (1.0.x) cost a busy worker dearly; each is replaced here by the
+Three things in httpcore's stock pool (1.0.x) cost a busy worker dearly; each is replaced by the
 smallest piece that does the same job. The tests in tests/test_providers_transport.py fail on the
 stock pool, so an httpcore release that changes what is replaced here shows up there.
 
-The idle check. Before it hands a pooled connection to a new request, httpcore asks each idle
-connection whether its socket is readable (an idle socket with data waiting means the server hung
-up), with `select.poll().poll(0)`. Under gevent (the production worker class) `select.poll` is
-gevent's, and even a zero timeout switches to the event loop: every other greenlet of the worker
-runs (up to one switch interval) before the check returns, once per idle connection, while the
-pool's lock is held. Under load a new chat waited hundreds of milliseconds before its upstream
-request was even sent. PromptBackend answers the same question with the operating system's own
-poll, which returns at once; everything else is httpcore's standard sync backend.
+The connections. The pool makes BufferedConnection (connection.py), which reads answers with the
+standard library's http.client instead of h11: every token of a chat is a chunk of its answer.
+
+The idle check. Before it hands a pooled connection to a new request, the pool asks each idle
+connection whether its server has hung up. httpcore asks with gevent's poll under gevent (the
+production worker class), which switches to the event loop while the pool's lock is held;
+BufferedConnection asks the operating system's poll, which returns at once (see
+socket_is_readable).
 
 The bookkeeping pass. On every request and every response close, the stock pool walks its
 connections to drop closed ones, close expired ones and close idle ones beyond
@@ -22,64 +22,12 @@ then recounts all connections once per idle one. UpstreamPool does the same pass
 only idle connections.
 """
 
-import select
-from functools import cache
+import ssl
 
 import httpcore
 import httpx
 
-
-@cache
-def os_poll():
-    """select.poll as the operating system gives it, even after gevent has patched the module."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return select.poll
-    return monkey.get_original("select", "poll")
-
-
-def socket_is_readable(sock) -> bool:
-    """Whether recv on this socket would return at once (data, or b"" for a hang-up); never waits."""
-    fileno = sock.fileno() if sock is not None else -1
-    if fileno < 0:
-        return True  # gone: as good as hung up
-    poller = os_poll()()
-    poller.register(fileno, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-class PromptStream(httpcore.NetworkStream):
-    """A standard stream whose is_readable answer comes from socket_is_readable."""
-
-    def __init__(self, inner: httpcore.NetworkStream):
-        self.inner = inner
-        # Every token is a read: the inner stream's own methods, without a forwarding call.
-        self.read, self.write, self.close = inner.read, inner.write, inner.close
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> "PromptStream":
-        return PromptStream(self.inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str):
-        if info == "is_readable":
-            return socket_is_readable(self.inner.get_extra_info("socket"))
-        return self.inner.get_extra_info(info)
-
-
-class PromptBackend(httpcore.NetworkBackend):
-    """httpcore's sync backend, its streams wrapped in PromptStream."""
-
-    def __init__(self):
-        self.inner = httpcore.SyncBackend()
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        return PromptStream(self.inner.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        return PromptStream(self.inner.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self.inner.sleep(seconds)
+from .connection import BufferedConnection
 
 
 class UpstreamPool(httpcore.ConnectionPool):
@@ -131,17 +79,19 @@ class UpstreamPool(httpcore.ConnectionPool):
             pool_request.assign_to_connection(connection)
         return closing
 
+    def create_connection(self, origin: httpcore.Origin) -> BufferedConnection:
+        return BufferedConnection(origin, self._ssl_context, self._keepalive_expiry)
+
 
 class UpstreamTransport(httpx.HTTPTransport):
-    """httpx's HTTP transport over UpstreamPool and PromptBackend."""
+    """httpx's HTTP transport over UpstreamPool."""
 
-    def __init__(self, limits: httpx.Limits):
+    def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None):
         super().__init__(limits=limits)
-        # httpx builds its pool without a way to name the backend; this is the same pool, with one.
+        # httpx builds its own pool; this is the same pool with UpstreamPool's bookkeeping.
         self._pool = UpstreamPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context or httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PromptBackend(),
         )

@@ -1,0 +1,247 @@
+"""One upstream HTTP/1.1 connection whose answers the standard library's http.client reads.
+
+Every token of a chat is one chunk of a chunked HTTP answer. httpcore's own connection parses each
+chunk with h11, in Python, through several layers of generators; http.client finds the chunk's
+size line and its data with the C-implemented buffered reader. Under load that is the difference
+between the HTTP client being the largest share of a relayed token's CPU and costing about what
+the socket read itself costs (docs/benchmarks.md measures both).
+
+BufferedConnection speaks httpcore's connection interface, so httpcore's pool (UpstreamPool in
+transport.py) still decides which connection serves which request and httpx sees no difference;
+errors become httpcore's exceptions, which httpx turns into its own.
+"""
+
+import http.client
+import re
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import httpcore
+
+READ_SIZE = 64 * 1024
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a method or header name (RFC 9110)
+_UNSAFE_VALUE = re.compile(rb"[\r\n\x00]")
+_UNSAFE_TARGET = re.compile(rb"[\s\x00]")
+NEW, ACTIVE, IDLE, CLOSED = "NEW", "ACTIVE", "IDLE", "CLOSED"
+
+
+@cache
+def os_poll():
+    """select.poll as the operating system gives it, even after gevent has patched the module."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return select.poll
+    return monkey.get_original("select", "poll")
+
+
+def socket_is_readable(sock) -> bool:
+    """Whether recv on this socket would return at once (data, or b"" for a hang-up); never waits.
+
+    Under gevent (the production worker class) `select.poll` is gevent's, and even a zero timeout
+    switches to the event loop: every other greenlet of the worker would run before the answer,
+    while the pool holds its lock. The operating system's own poll answers at once.
+    """
+    fileno = sock.fileno() if sock is not None else -1
+    if fileno < 0:
+        return True  # gone: as good as hung up
+    poller = os_poll()()
+    poller.register(fileno, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+@contextmanager
+def mapped(timeout_error: type[Exception], other_error: type[Exception]):
+    """Raise httpcore's exception for what the socket or http.client raised."""
+    try:
+        yield
+    except socket.timeout as exc:
+        raise timeout_error(str(exc) or "timed out") from exc
+    except http.client.RemoteDisconnected as exc:
+        raise httpcore.RemoteProtocolError("Server disconnected without sending a response.") from exc
+    except http.client.IncompleteRead as exc:
+        raise httpcore.RemoteProtocolError("peer closed connection without sending complete message body") from exc
+    except http.client.HTTPException as exc:
+        raise httpcore.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+    except OSError as exc:
+        raise other_error(str(exc) or type(exc).__name__) from exc
+
+
+def request_message(request: httpcore.Request) -> bytes:
+    """The request as it goes on the wire: head and body, the body's length stated up front.
+
+    httpx checks no header for line breaks (h11 did, in httpcore's own connection); a value with
+    one, say a pasted key, would start a header of its own, so it is refused here. The message
+    names the header, never its value.
+    """
+    if not _TOKEN.fullmatch(request.method) or _UNSAFE_TARGET.search(request.url.target):
+        raise httpcore.LocalProtocolError("Invalid request line")
+    body = b"".join(request.stream)
+    lines = [b"%s %s HTTP/1.1" % (request.method, request.url.target)]
+    for name, value in request.headers:
+        if not _TOKEN.fullmatch(name) or _UNSAFE_VALUE.search(value):
+            raise httpcore.LocalProtocolError(f"Invalid header {name.decode('latin-1')!r}")
+        if name.lower() not in (b"content-length", b"transfer-encoding"):
+            lines.append(b"%s: %s" % (name, value))
+    if body or request.method not in (b"GET", b"HEAD"):
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+class SocketInfo:
+    """The `network_stream` extension of a response: what the relay needs to cut a chat off."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def get_extra_info(self, info: str):
+        return self.sock if info == "socket" else None
+
+
+class BufferedConnection(httpcore.ConnectionInterface):
+    """An HTTP/1.1 connection to one origin: one request at a time, kept alive between them."""
+
+    def __init__(self, origin: httpcore.Origin, ssl_context: ssl.SSLContext, keepalive_expiry: float | None):
+        self._origin = origin
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._state = NEW
+        self._state_lock = threading.Lock()
+        self._expire_at: float | None = None
+        self._sock: socket.socket | None = None
+        self._request_count = 0
+
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
+        if not self.can_handle_request(request.url.origin):
+            raise RuntimeError(f"Attempted to send request to {request.url.origin} on connection to {self._origin}")
+        with self._state_lock:
+            if self._state not in (NEW, IDLE):
+                raise httpcore.ConnectionNotAvailable()
+            self._state, self._expire_at = ACTIVE, None
+            self._request_count += 1
+        timeouts = request.extensions.get("timeout", {})
+        answer = None
+        try:
+            message = request_message(request)  # a malformed request never opens a connection
+            if self._sock is None:
+                self._connect(timeouts.get("connect"))
+            self._send(message, timeouts.get("write"))
+            self._sock.settimeout(timeouts.get("read"))
+            answer = http.client.HTTPResponse(self._sock, method=request.method.decode("ascii"))
+            with mapped(httpcore.ReadTimeout, httpcore.ReadError):
+                answer.begin()
+        except BaseException:
+            if answer is not None:
+                answer.close()
+            self.close()
+            raise
+        return httpcore.Response(
+            status=answer.status,
+            headers=[(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.getheaders()],
+            content=AnswerStream(self, answer),
+            extensions={
+                "http_version": b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1",
+                "reason_phrase": answer.reason.encode("latin-1", "replace"),
+                "network_stream": SocketInfo(self._sock),
+            },
+        )
+
+    def _connect(self, timeout: float | None) -> None:
+        host = self._origin.host.decode("ascii")
+        with mapped(httpcore.ConnectTimeout, httpcore.ConnectError):
+            sock = socket.create_connection((host, self._origin.port), timeout=timeout)
+            if self._origin.scheme == b"https":
+                try:
+                    sock = self._ssl_context.wrap_socket(sock, server_hostname=host)
+                except BaseException:
+                    sock.close()
+                    raise
+        self._sock = sock
+
+    def _send(self, message: bytes, timeout: float | None) -> None:
+        """Send the request head and body; a refused write still leaves the answer to be read.
+
+        A server may answer (say, 413) and close its side before the body is through; as httpcore
+        does, the write error is dropped so that the answer, if any, is what the caller sees.
+        """
+        self._sock.settimeout(timeout)
+        with mapped(httpcore.WriteTimeout, httpcore.WriteError):
+            try:
+                self._sock.sendall(message)  # one write: no wait on a delayed ACK between head and body
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    def answer_finished(self, answer: http.client.HTTPResponse, complete: bool) -> None:
+        """Keep the connection for the next request if the answer was read to its end, else close it."""
+        answer.close()
+        with self._state_lock:
+            if complete and not answer.will_close and self._state == ACTIVE:
+                self._state = IDLE
+                if self._keepalive_expiry is not None:
+                    self._expire_at = time.monotonic() + self._keepalive_expiry
+                return
+        self.close()
+
+    def close(self) -> None:
+        self._state = CLOSED
+        if self._sock is not None:
+            self._sock.close()  # the socket closes once an answer's reader has let go of it too
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return origin == self._origin
+
+    def is_available(self) -> bool:
+        return self._state == IDLE
+
+    def has_expired(self) -> bool:
+        if self._expire_at is not None and time.monotonic() > self._expire_at:
+            return True
+        # An idle connection with something to read has been hung up on by the server.
+        return self._state == IDLE and socket_is_readable(self._sock)
+
+    def is_idle(self) -> bool:
+        return self._state == IDLE
+
+    def is_closed(self) -> bool:
+        return self._state == CLOSED
+
+    def info(self) -> str:
+        return f"{str(self._origin)!r}, HTTP/1.1, {self._state}, Request Count: {self._request_count}"
+
+    def __repr__(self) -> str:
+        return f"<BufferedConnection [{self.info()}]>"
+
+
+class AnswerStream:
+    """The body of one answer, as http.client hands it over: each chunk as soon as it arrives."""
+
+    def __init__(self, connection: BufferedConnection, answer: http.client.HTTPResponse):
+        self._connection = connection
+        self._answer = answer
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        read1 = self._answer.read1
+        try:
+            with mapped(httpcore.ReadTimeout, httpcore.ReadError):
+                while chunk := read1(READ_SIZE):
+                    yield chunk
+        except BaseException:
+            self.close()
+            raise
+
+    def complete(self) -> bool:
+        answer = self._answer
+        # A content-length body read to its end leaves http.client's reader open: its length is 0.
+        return answer.isclosed() or (not answer.chunked and answer.length == 0)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._connection.answer_finished(self._answer, self.complete())

@@ -1,0 +1,231 @@
+"""An upstream connection read by http.client: answers stream chunk by chunk, requests go out as
+httpx built them, connections are kept only when their answer was read to its end, TLS is verified."""
+
+import socket
+import ssl
+import threading
+from contextlib import closing
+
+import httpx
+import pytest
+import trustme
+
+from llmcfg.providers.transport import UpstreamTransport
+
+OK_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class ScriptedServer:
+    """A loopback HTTP server that plays `answer(conn, request, number)` for every request it reads.
+
+    It keeps each connection open for the next request (keep-alive) until the script returns False
+    or the client hangs up, and records every connection it accepted and every request it read.
+    """
+
+    def __init__(self, answer, tls: ssl.SSLContext | None = None):
+        self.answer, self.tls = answer, tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections, self.requests = 0, []
+        self.hung_up = threading.Event()  # a client closed a connection the server still held
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()
+                return
+        with conn:
+            reader = conn.makefile("rb")
+            while True:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = reader.readline()
+                    if not line:
+                        self.hung_up.set()
+                        return
+                    head += line
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                self.requests.append(head + reader.read(length))
+                if self.answer(conn, self.requests[-1], len(self.requests)) is False:
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(answer, tls=None) -> ScriptedServer:
+        servers.append(ScriptedServer(answer, tls))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def upstream_client(ssl_context=None) -> httpx.Client:
+    limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
+    return httpx.Client(timeout=httpx.Timeout(5.0), transport=UpstreamTransport(limits, ssl_context))
+
+
+def test_each_chunk_of_an_answer_arrives_as_soon_as_it_is_sent(serve):
+    first_read = threading.Event()
+    released = []
+
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + b"transfer-encoding: chunked\r\n\r\n" + chunk(b"first"))
+        released.append(first_read.wait(5))  # the rest only once the client has the first chunk
+        conn.sendall(chunk(b"second") + b"0\r\n\r\n")
+
+    server = serve(answer)
+    with closing(upstream_client()) as client, client.stream("GET", f"http://127.0.0.1:{server.port}/") as response:
+        chunks = response.iter_raw()
+        assert next(chunks) == b"first"
+        first_read.set()
+        assert list(chunks) == [b"second"]
+    assert released == [True]
+
+
+def test_the_request_goes_out_as_httpx_built_it(serve):
+    server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + b"content-length: 2\r\n\r\nok"))
+    with closing(upstream_client()) as client:
+        response = client.post(f"http://127.0.0.1:{server.port}/v1/chat?stream=1", json={"model": "m"},
+                               headers={"Authorization": "Bearer sk-test"})
+    assert response.status_code == 200 and response.text == "ok"
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in lines[1:])
+    assert lines[0] == b"POST /v1/chat?stream=1 HTTP/1.1"
+    assert headers[b"host"] == b"127.0.0.1:%d" % server.port
+    assert headers[b"authorization"] == b"bearer sk-test"
+    assert headers[b"content-type"] == b"application/json"
+    assert body == b'{"model":"m"}' and headers[b"content-length"] == b"%d" % len(body)
+
+
+ENDINGS = {
+    "chunked": b"transfer-encoding: chunked\r\n\r\n" + chunk(b"hello") + b"0\r\n\r\n",
+    "content-length": b"content-length: 5\r\n\r\nhello",
+    "no body": b"content-length: 0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("ending", ENDINGS, ids=list(ENDINGS))
+def test_an_answer_read_to_its_end_leaves_its_connection_for_the_next_request(serve, ending):
+    server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + ENDINGS[ending]))
+    with closing(upstream_client()) as client:
+        answers = [client.get(f"http://127.0.0.1:{server.port}/{n}").content for n in range(3)]
+    assert answers == [b"hello" if ending != "no body" else b""] * 3
+    assert server.connections == 1
+
+
+def test_an_answer_left_before_its_end_closes_its_connection(serve):
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + b"transfer-encoding: chunked\r\n\r\n" + chunk(b"first"))
+        if number == 2:
+            conn.sendall(b"0\r\n\r\n")  # the second request is answered in full
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        url = f"http://127.0.0.1:{server.port}/"
+        with client.stream("GET", url) as response:
+            assert next(response.iter_raw()) == b"first"  # and the chat stops here
+        assert server.hung_up.wait(5)  # the rest of that answer would be read as the next one's
+        assert client.get(url).content == b"first"
+    assert server.connections == 2
+
+
+def test_a_connection_the_server_closes_is_not_asked_again(serve):
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + b"connection: close\r\ncontent-length: 2\r\n\r\nok")
+        return False  # and hang up
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        answers = [client.get(f"http://127.0.0.1:{server.port}/").text for _ in range(2)]
+    assert answers == ["ok", "ok"] and server.connections == 2
+
+
+def test_an_idle_connection_the_server_hung_up_on_is_replaced_not_reused(serve):
+    answered = threading.Event()
+
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + b"content-length: 2\r\n\r\nok")
+        if number == 1:  # no `connection: close`: the hang-up comes while the connection is idle
+            conn.shutdown(socket.SHUT_RDWR)
+            answered.set()
+            return False
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        url = f"http://127.0.0.1:{server.port}/"
+        assert client.get(url).text == "ok"
+        assert answered.wait(5)
+        assert client.get(url).text == "ok"  # not a "server disconnected" error
+    assert server.connections == 2
+
+
+@pytest.fixture(scope="module")
+def certificate_authority():
+    return trustme.CA()
+
+
+def tls_server_context(ca) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    return context
+
+
+def test_https_answers_are_read_over_a_verified_connection_and_kept_for_the_next_request(serve, certificate_authority):
+    server = serve(lambda conn, request, number: conn.sendall(
+        OK_HEAD + b"transfer-encoding: chunked\r\n\r\n" + chunk(b"secure") + b"0\r\n\r\n"),
+        tls=tls_server_context(certificate_authority))
+    trusting = ssl.create_default_context()
+    certificate_authority.configure_trust(trusting)
+    with closing(upstream_client(trusting)) as client:
+        answers = [client.get(f"https://localhost:{server.port}/").text for _ in range(2)]
+    assert answers == ["secure", "secure"] and server.connections == 1
+
+
+def test_an_https_server_whose_certificate_is_not_trusted_is_refused(serve, certificate_authority):
+    server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + b"content-length: 0\r\n\r\n"),
+                   tls=tls_server_context(certificate_authority))
+    with closing(upstream_client(ssl.create_default_context())) as client, pytest.raises(httpx.ConnectError):
+        client.get(f"https://localhost:{server.port}/")
+    assert server.requests == []
+
+
+def test_a_header_value_with_a_line_break_is_refused_before_anything_is_sent(serve):
+    server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + b"content-length: 0\r\n\r\n"))
+    with closing(upstream_client()) as client, pytest.raises(httpx.LocalProtocolError) as refused:
+        client.get(f"http://127.0.0.1:{server.port}/", headers={"Authorization": "Bearer sk-x\r\nX-Injected: 1"})
+    assert "authorization" in str(refused.value).lower() and "sk-x" not in str(refused.value)
+    assert server.connections == 0
+
+
+def test_a_body_of_unknown_length_goes_out_with_its_length_stated(serve):
+    server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + b"content-length: 0\r\n\r\n"))
+    with closing(upstream_client()) as client:
+        client.post(f"http://127.0.0.1:{server.port}/", content=iter([b"part one, ", b"part two"]))
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    assert body == b"part one, part two" and b"content-length: 18" in head.lower()
+    assert b"transfer-encoding" not in head.lower()
