@@ -259,8 +259,8 @@ sockets while woken responses queued behind, so gunicorn.conf.py raises it (the 
 5 ms switch interval above is the same file otherwise). With more than one worker, gunicorn's
 gevent worker accepts one waiting connection per loop turn, so that no worker takes them all; when
 the workers are saturated, new chats wait at the listening socket (that shows as TTFT) while the
-open streams keep their pace. The candidate accepting 4 per turn is the same file otherwise and
-shows the other side of that trade. Each worker also freezes what it has
+open streams keep their pace. The candidates accepting 2 and 4 per turn are the same file otherwise
+and show the other side of that trade. Each worker also freezes what it has
 loaded out of the garbage collector's scans once it starts (`post_worker_init`), because a full
 collection pauses every stream of that worker for as long as it scans. A single process, of either
 class, can use only one core; more processes than cores add memory without adding CPU. The price

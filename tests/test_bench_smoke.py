@@ -69,16 +69,26 @@ def test_the_bench_upstream_speaks_the_wire_format_the_official_sdk_reads(upstre
     assert upstream.chat_calls("rl-7") == 1
 
 
-def test_the_switch_interval_candidate_is_the_committed_config_but_for_that_one_setting():
+def config_settings(path) -> dict:
+    """The plain settings a gunicorn config file ends up with (numbers and strings)."""
     import runpy
 
-    def settings(path):
-        return {k: v for k, v in runpy.run_path(str(path)).items() if isinstance(v, int | float | str)
-                and not k.startswith("_")}
+    return {k: v for k, v in runpy.run_path(str(path)).items() if isinstance(v, int | float | str)
+            and not k.startswith("_")}
 
-    committed = settings(ROOT / "gunicorn.conf.py")
-    candidate = settings(ROOT / "bench" / "configs" / "python_switch_interval.py")
+
+def test_the_switch_interval_candidate_is_the_committed_config_but_for_that_one_setting():
+    committed = config_settings(ROOT / "gunicorn.conf.py")
+    candidate = config_settings(ROOT / "bench" / "configs" / "python_switch_interval.py")
     assert candidate.pop("switch_interval") == 0.005 and committed.pop("switch_interval") > 0.005
+    assert candidate == committed
+
+
+@pytest.mark.parametrize(("file", "per_turn"), [("accept_per_turn.py", 4), ("accept_2_per_turn.py", 2)])
+def test_the_accepting_candidates_are_the_committed_config_but_for_connections_per_turn(file, per_turn):
+    committed = config_settings(ROOT / "gunicorn.conf.py")
+    candidate = config_settings(ROOT / "bench" / "configs" / file)
+    assert candidate.pop("ACCEPT_PER_TURN") == per_turn
     assert candidate == committed
 
 

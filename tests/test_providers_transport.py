@@ -116,3 +116,17 @@ def test_checking_an_idle_connection_under_gevent_does_not_run_other_greenlets()
     done = subprocess.run([sys.executable, "-c", GEVENT_CHECK], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split(maxsplit=1) == ["0", "{False}\n"]
+
+
+def test_only_the_idle_connection_about_to_be_used_is_asked_whether_its_server_hung_up(fake_upstream, monkeypatch):
+    """Asking costs a poll of the socket: once per request, not once per idle connection."""
+    from llmcfg.providers import connection
+
+    with closing(client_with(max_connections=10, max_idle=10)) as client:
+        for chat in open_chats(fake_upstream, client, 5):
+            list(chat)  # five idle connections now
+        asked = []
+        monkeypatch.setattr(connection, "socket_is_readable", lambda sock: asked.append(sock) or False)
+        list(openai_chat(fake_upstream, client))
+    ports = chat_ports(fake_upstream)
+    assert len(asked) == 1 and ports[-1] in ports[:5]

@@ -200,9 +200,11 @@ class BufferedConnection(httpcore.ConnectionInterface):
         return self._state == IDLE
 
     def has_expired(self) -> bool:
-        if self._expire_at is not None and time.monotonic() > self._expire_at:
-            return True
-        # An idle connection with something to read has been hung up on by the server.
+        """Whether the connection has been idle longer than the keep-alive allows."""
+        return self._expire_at is not None and time.monotonic() > self._expire_at
+
+    def hung_up(self) -> bool:
+        """Whether the server has closed this idle connection (it has something to read: EOF)."""
         return self._state == IDLE and socket_is_readable(self._sock)
 
     def is_idle(self) -> bool:

@@ -7,11 +7,11 @@ stock pool, so an httpcore release that changes what is replaced here shows up t
 The connections. The pool makes BufferedConnection (connection.py), which reads answers with the
 standard library's http.client instead of h11: every token of a chat is a chunk of its answer.
 
-The idle check. Before it hands a pooled connection to a new request, the pool asks each idle
-connection whether its server has hung up. httpcore asks with gevent's poll under gevent (the
-production worker class), which switches to the event loop while the pool's lock is held;
-BufferedConnection asks the operating system's poll, which returns at once (see
-socket_is_readable).
+The idle check. httpcore's pool asks every idle connection whether its server has hung up, on
+every request and every response close; under gevent (the production worker class) it asks with
+gevent's poll, which switches to the event loop while the pool's lock is held. UpstreamPool asks
+only the connection it is about to hand out, and BufferedConnection asks the operating system's
+poll, which returns at once (see socket_is_readable).
 
 The bookkeeping pass. On every request and every response close, the stock pool walks its
 connections to drop closed ones, close expired ones and close idle ones beyond
@@ -63,9 +63,8 @@ class UpstreamPool(httpcore.ConnectionPool):
             if not pool_request.is_queued():
                 continue
             origin = pool_request.request.url.origin
-            reusable = next((c for c in idle if c.can_handle_request(origin) and c.is_available()), None)
+            reusable = self._reusable(idle, origin, closing)
             if reusable is not None:
-                idle.remove(reusable)  # HTTP/1.1: one request per connection at a time
                 pool_request.assign_to_connection(reusable)
                 continue
             if len(self._connections) >= self._max_connections:
@@ -78,6 +77,23 @@ class UpstreamPool(httpcore.ConnectionPool):
             self._connections.append(connection)
             pool_request.assign_to_connection(connection)
         return closing
+
+    def _reusable(self, idle: list, origin: httpcore.Origin, closing: list) -> BufferedConnection | None:
+        """Take the oldest idle connection to origin whose server has not hung up, or None.
+
+        Only the connection about to be used is asked whether its server hung up (a poll of its
+        socket): one poll per request, not one per idle connection on every request and every
+        response close. Hung-up ones met on the way are closed.
+        """
+        for connection in list(idle):
+            if not (connection.can_handle_request(origin) and connection.is_available()):
+                continue
+            idle.remove(connection)  # HTTP/1.1: one request per connection at a time
+            if not connection.hung_up():
+                return connection
+            self._connections.remove(connection)
+            closing.append(connection)
+        return None
 
     def create_connection(self, origin: httpcore.Origin) -> BufferedConnection:
         return BufferedConnection(origin, self._ssl_context, self._keepalive_expiry)
