@@ -15,6 +15,12 @@ worker_connections = 1000  # open chats per worker
 # busy worker kept polling upstream sockets while woken responses queued behind, and new chats
 # waited seconds for their first token. Set in each worker (post_worker_init).
 switch_interval = 0.05
+# With more than one worker, gunicorn's gevent worker lets each accept one waiting connection per
+# loop turn, so that no worker takes them all. Under hundreds of open chats a loop turn takes tens
+# of milliseconds, so one per turn let in fewer new chats than the open ones need (a chat of 200
+# tokens at 20 ms ends every 4 s and the next one starts): new chats waited seconds at the listening
+# socket. Two per turn kept up; four let in more than the CPU could then stream at pace.
+accept_per_turn = 2
 # A stream may be silent for a while between heartbeats; only a wedged worker should be killed.
 timeout = 60
 graceful_timeout = 30
@@ -30,7 +36,8 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Freeze what the worker has loaded out of the garbage collector's way; set the switch interval.
+    """Freeze what the worker has loaded out of the garbage collector's way; set the switch interval
+    and, for a gevent worker, the connections it accepts per loop turn.
 
     A full collection pauses every stream the worker holds for as long as it takes to scan every
     tracked object; frozen objects (the modules, routes and mappers loaded at start) are skipped.
@@ -41,3 +48,25 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     sys.setswitchinterval(switch_interval)
+    ggevent = sys.modules.get("gunicorn.workers.ggevent")
+    if ggevent is not None and isinstance(worker, ggevent.GeventWorker):
+        # The worker builds its server after this hook, from this module's StreamServer.
+        ggevent.StreamServer = accepting_server(ggevent.StreamServer, accept_per_turn)
+
+
+def accepting_server(server_class, per_turn: int):
+    """A subclass of server_class whose max_accept (connections accepted per loop turn) is at least per_turn.
+
+    gunicorn sets max_accept to 1 on the server it builds when there is more than one worker.
+    """
+
+    class AcceptingServer(server_class):
+        @property
+        def max_accept(self):
+            return self.__dict__.get("_max_accept", per_turn)
+
+        @max_accept.setter
+        def max_accept(self, value):
+            self._max_accept = max(value, per_turn)
+
+    return AcceptingServer

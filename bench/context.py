@@ -22,7 +22,8 @@ CANDIDATES = {
                        "--worker-connections", "1000"],
     "gevent 1×1000": ["--worker-class", "gevent", "--workers", "1", "--worker-connections", "1000"],
     "gunicorn.conf.py with a 5 ms switch interval": ["--config", str(BENCH_DIR / "configs" / "python_switch_interval.py")],
-    "gunicorn.conf.py accepting 2 connections per loop turn": ["--config", str(BENCH_DIR / "configs" / "accept_2_per_turn.py")],
+    "gunicorn.conf.py accepting 1 connection per loop turn (gunicorn's own)": [
+        "--config", str(BENCH_DIR / "configs" / "accept_1_per_turn.py")],
     "gunicorn.conf.py accepting 4 connections per loop turn": ["--config", str(BENCH_DIR / "configs" / "accept_per_turn.py")],
 }
 PRODUCTION = "gunicorn.conf.py as committed"

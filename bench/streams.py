@@ -257,10 +257,12 @@ other greenlets (a response whose next token has arrived) for at most one switch
 loop turn, then polls sockets again; with Python's 5 ms a busy worker kept reading upstream
 sockets while woken responses queued behind, so gunicorn.conf.py raises it (the candidate with a
 5 ms switch interval above is the same file otherwise). With more than one worker, gunicorn's
-gevent worker accepts one waiting connection per loop turn, so that no worker takes them all; when
-the workers are saturated, new chats wait at the listening socket (that shows as TTFT) while the
-open streams keep their pace. The candidates accepting 2 and 4 per turn are the same file otherwise
-and show the other side of that trade. Each worker also freezes what it has
+gevent worker accepts one waiting connection per loop turn, so that no worker takes them all; under
+hundreds of open chats a loop turn takes tens of milliseconds, and one per turn let in fewer new
+chats than the open ones need, so new chats waited at the listening socket (that shows as TTFT)
+while the open streams kept their pace. gunicorn.conf.py accepts 2 per turn; the candidates
+accepting 1 (gunicorn's own) and 4 are the same file otherwise and show both sides of that trade:
+the more let in at once, the more CPU the open streams share. Each worker also freezes what it has
 loaded out of the garbage collector's scans once it starts (`post_worker_init`), because a full
 collection pauses every stream of that worker for as long as it scans. A single process, of either
 class, can use only one core; more processes than cores add memory without adding CPU. The price
@@ -283,9 +285,9 @@ def _capacity_note(ctx: Context, production: list[Level]) -> str:
     if at_target is not None and at_target.keeps_pace(sizes.itl_target_ms):
         note += (f"Judged by the issue's bar alone, {sizes.stream_target} chats held in this run (no errors, p99 added "
                  f"ITL {fmt(at_target.load.p99_added_gap() * 1000)} ms), but new chats waited "
-                 f"{fmt(at_target.load.p99_ttft() * 1000)} ms (p99) for their first token: each worker takes one "
-                 "waiting connection per loop turn, so when CPU runs short the queue at the listening socket "
-                 "absorbs it and the open streams keep their pace. ")
+                 f"{fmt(at_target.load.p99_ttft() * 1000)} ms (p99) for their first token: each worker takes a set "
+                 "number of waiting connections per loop turn (`accept_per_turn`), so when CPU runs short the "
+                 "queue at the listening socket absorbs it and the open streams keep their pace. ")
     note += (f"At its busiest level above ({top.clients} chats) the served app spent {fmt(cpu)} µs of CPU per "
              f"relayed token; {sizes.stream_target} chats at {fmt(rate)} tokens/s each would need {cores:.1f} cores "
              f"for the relay alone, on a machine with {os.cpu_count()} that also runs this benchmark's upstream and "

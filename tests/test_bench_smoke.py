@@ -84,11 +84,11 @@ def test_the_switch_interval_candidate_is_the_committed_config_but_for_that_one_
     assert candidate == committed
 
 
-@pytest.mark.parametrize(("file", "per_turn"), [("accept_per_turn.py", 4), ("accept_2_per_turn.py", 2)])
+@pytest.mark.parametrize(("file", "per_turn"), [("accept_1_per_turn.py", 1), ("accept_per_turn.py", 4)])
 def test_the_accepting_candidates_are_the_committed_config_but_for_connections_per_turn(file, per_turn):
     committed = config_settings(ROOT / "gunicorn.conf.py")
     candidate = config_settings(ROOT / "bench" / "configs" / file)
-    assert candidate.pop("ACCEPT_PER_TURN") == per_turn
+    assert candidate.pop("accept_per_turn") == per_turn and committed.pop("accept_per_turn") == 2
     assert candidate == committed
 
 

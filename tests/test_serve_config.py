@@ -1,0 +1,44 @@
+"""gunicorn.conf.py, the production serve settings: its gevent workers accept more than one waiting
+connection per loop turn, and `make serve`'s configuration streams chats end to end."""
+
+import runpy
+import socket
+from pathlib import Path
+
+from gevent.server import StreamServer
+
+from bench.client import HELLO
+from bench.load import run_load
+from bench.seed import app_env, seed
+from bench.served import ServedApp
+from bench.upstream import UpstreamProcess
+
+CONFIG = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+
+
+def test_the_server_keeps_accepting_the_configured_connections_per_loop_turn():
+    per_turn = CONFIG["accept_per_turn"]
+    assert per_turn > 1
+    server_class = CONFIG["accepting_server"](StreamServer, per_turn)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = server_class(listener, handle=lambda sock, address: None)
+        assert server.max_accept == per_turn
+        server.max_accept = 1  # what gunicorn's gevent worker sets when there is more than one worker
+        assert server.max_accept == per_turn
+        server.max_accept = per_turn + 10
+        assert server.max_accept == per_turn + 10
+
+
+def test_the_production_config_streams_chats_through_its_gevent_workers(tmp_path):
+    tokens = 20
+    with UpstreamProcess() as upstream:
+        env = app_env(tmp_path, upstream.base_url)
+        seeded = seed(env, tmp_path, failover_configs=1, backup_tokens=4, stream_models=[f"ok-{tokens}-0"],
+                      catalog_credentials=1)
+        with ServedApp(env, tmp_path) as app:
+            load = run_load(app.port, 8, tokens=tokens, interval_ms=0, ramp=0.1, direct=False, chats=2,
+                            payload={"config_id": seeded.configs[f"ok-{tokens}-0"], "messages": HELLO},
+                            headers={"Authorization": f"Bearer {seeded.token}"}, path="/api/chat/stream")
+            log = app.log_path.read_text()
+    assert load.errors == [] and load.completed == load.chats == 16
+    assert "Booting worker" in log and "Traceback" not in log
