@@ -3,6 +3,7 @@ connection per loop turn, and `make serve`'s configuration streams chats end to 
 
 import runpy
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gevent.server import StreamServer
@@ -35,10 +36,13 @@ def test_the_production_config_streams_chats_through_its_gevent_workers(tmp_path
         env = app_env(tmp_path, upstream.base_url)
         seeded = seed(env, tmp_path, failover_configs=1, backup_tokens=4, stream_models=[f"ok-{tokens}-0"],
                       catalog_credentials=1)
-        with ServedApp(env, tmp_path) as app:
-            load = run_load(app.port, 8, tokens=tokens, interval_ms=0, ramp=0.1, direct=False, chats=2,
-                            payload={"config_id": seeded.configs[f"ok-{tokens}-0"], "messages": HELLO},
-                            headers={"Authorization": f"Bearer {seeded.token}"}, path="/api/chat/stream")
+        with ServedApp(env, tmp_path) as app, ThreadPoolExecutor(1) as thread:
+            # The load clients run their own event loop: in a thread of their own, since the browser
+            # tests' sync Playwright may have left one running in this one.
+            load = thread.submit(
+                run_load, app.port, 8, tokens=tokens, interval_ms=0, ramp=0.1, direct=False, chats=2,
+                payload={"config_id": seeded.configs[f"ok-{tokens}-0"], "messages": HELLO},
+                headers={"Authorization": f"Bearer {seeded.token}"}, path="/api/chat/stream").result()
             log = app.log_path.read_text()
     assert load.errors == [] and load.completed == load.chats == 16
     assert "Booting worker" in log and "Traceback" not in log
