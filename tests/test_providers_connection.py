@@ -4,6 +4,7 @@ httpx built them, connections are kept only when their answer was read to its en
 import socket
 import ssl
 import threading
+import time
 from contextlib import closing
 
 import httpx
@@ -229,3 +230,98 @@ def test_a_body_of_unknown_length_goes_out_with_its_length_stated(serve):
     head, _, body = server.requests[0].partition(b"\r\n\r\n")
     assert body == b"part one, part two" and b"content-length: 18" in head.lower()
     assert b"transfer-encoding" not in head.lower()
+
+
+def test_a_body_cut_short_of_its_length_is_an_error_and_its_connection_is_not_kept(serve):
+    def answer(conn, request, number):
+        if number == 1:
+            conn.sendall(OK_HEAD + b"content-length: 100\r\n\r\npartial")
+            return False  # and hang up, 93 bytes short
+        conn.sendall(OK_HEAD + b"content-length: 2\r\n\r\nok")
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        url = f"http://127.0.0.1:{server.port}/"
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(url)
+        assert client.get(url).text == "ok"
+    assert server.connections == 2
+
+
+BROKEN_BODIES = {
+    "size line that is not a number": b"zz\r\n",
+    "negative size": b"-5\r\n",
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_BODIES, ids=list(BROKEN_BODIES))
+def test_a_broken_chunk_is_an_error_and_the_rest_of_that_answer_is_never_read_as_the_next(serve, broken):
+    def answer(conn, request, number):
+        if number == 1:
+            conn.sendall(OK_HEAD + b"transfer-encoding: chunked\r\n\r\n" + BROKEN_BODIES[broken])
+            time.sleep(0.2)  # the rest of this answer comes late, as a stale answer would
+            conn.sendall(chunk(b"STALE") + b"0\r\n\r\n")
+        else:
+            conn.sendall(OK_HEAD + b"content-length: 5\r\n\r\nFRESH")
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        url = f"http://127.0.0.1:{server.port}/"
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(url)
+        assert client.get(url).text == "FRESH"
+    assert server.connections == 2
+
+
+def test_an_interim_answer_is_skipped_and_the_answers_stay_in_step(serve):
+    def answer(conn, request, number):
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n")
+        conn.sendall(OK_HEAD + b"content-length: 1\r\n\r\n%d" % number)
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        answers = [client.get(f"http://127.0.0.1:{server.port}/") for _ in range(3)]
+    assert [(a.status_code, a.text) for a in answers] == [(200, "1"), (200, "2"), (200, "3")]
+    assert server.connections == 1
+
+
+def test_answers_without_a_body_end_at_their_head_whatever_their_headers_say(serve):
+    def answer(conn, request, number):
+        status = b"HTTP/1.1 304 Not Modified\r\n" if request.startswith(b"GET") else b"HTTP/1.1 200 OK\r\n"
+        conn.sendall(status + b"transfer-encoding: chunked\r\n\r\n")  # and no chunk ever follows
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        url = f"http://127.0.0.1:{server.port}/"
+        answers = [client.get(url), client.head(url), client.get(url)]
+    assert [(a.status_code, a.content) for a in answers] == [(304, b""), (200, b""), (304, b"")]
+    assert server.connections == 1
+
+
+MALFORMED_HEADS = {
+    "a header line without a colon": b"x-a: 1\r\nnot a header\r\ncontent-length: 2\r\n\r\nok",
+    "two different lengths": b"content-length: 2\r\ncontent-length: 5\r\n\r\nokabc",
+}
+
+
+@pytest.mark.parametrize("malformed", MALFORMED_HEADS, ids=list(MALFORMED_HEADS))
+def test_a_malformed_head_is_refused(serve, malformed):
+    server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + MALFORMED_HEADS[malformed]))
+    with closing(upstream_client()) as client, pytest.raises(httpx.RemoteProtocolError):
+        client.get(f"http://127.0.0.1:{server.port}/")
+
+
+def test_a_folded_header_value_reads_as_one_line(serve):
+    server = serve(lambda conn, request, number: conn.sendall(
+        OK_HEAD + b"x-note: one\r\n two\r\ncontent-length: 0\r\n\r\n"))
+    with closing(upstream_client()) as client:
+        assert client.get(f"http://127.0.0.1:{server.port}/").headers["x-note"] == "one two"
+
+
+def test_a_request_that_asks_to_close_is_not_followed_by_another_on_its_connection(serve):
+    server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + b"content-length: 2\r\n\r\nok"))
+    with closing(upstream_client()) as client:
+        url = f"http://127.0.0.1:{server.port}/"
+        client.get(url, headers={"Connection": "close"})
+        client.get(url)
+    assert server.connections == 2

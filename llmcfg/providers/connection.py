@@ -28,6 +28,7 @@ READ_SIZE = 64 * 1024
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a method or header name (RFC 9110)
 _UNSAFE_VALUE = re.compile(rb"[\r\n\x00]")
 _UNSAFE_TARGET = re.compile(rb"[\s\x00]")
+_FOLDED = re.compile(r"\r?\n[ \t]+")  # an obsolete folded header line: one space, as h11 reads it
 NEW, ACTIVE, IDLE, CLOSED = "NEW", "ACTIVE", "IDLE", "CLOSED"
 
 
@@ -104,6 +105,34 @@ class SocketInfo:
         return self.sock if info == "socket" else None
 
 
+class Answer(http.client.HTTPResponse):
+    """http.client's response, strict where a kept-alive connection depends on reading it right."""
+
+    def _read_status(self):
+        version, status, reason = super()._read_status()
+        if 100 < status < 200 and status != 101:
+            # An interim answer (103 Early Hints, …): begin() skips it and its headers as it skips 100.
+            return version, http.client.CONTINUE, reason
+        return version, status, reason
+
+    def _read_next_chunk_size(self) -> int:
+        size = super()._read_next_chunk_size()
+        if size < 0:
+            raise ValueError("negative chunk size")  # read as IncompleteRead, as any bad size line
+        return size
+
+
+def check_head(answer: Answer, method: bytes) -> None:
+    """Refuse a head the connection could not be kept in step after; say which answers have no body."""
+    lengths = {value.strip() for value in answer.msg.get_all("content-length") or ()}
+    if answer.msg.defects or len(lengths) > 1:
+        raise httpcore.RemoteProtocolError("The server sent malformed or conflicting headers.")
+    if answer.status < 200 or answer.status in (204, 304) or method == b"HEAD":
+        answer.chunked, answer.length = False, 0  # no body, whatever the headers say
+    if answer.status == 101:
+        answer.will_close = True  # the connection now speaks another protocol
+
+
 class BufferedConnection(httpcore.ConnectionInterface):
     """An HTTP/1.1 connection to one origin: one request at a time, kept alive between them."""
 
@@ -115,6 +144,8 @@ class BufferedConnection(httpcore.ConnectionInterface):
         self._state_lock = threading.Lock()
         self._expire_at: float | None = None
         self._sock: socket.socket | None = None
+        self._answer: Answer | None = None  # the answer being read, if any
+        self._close_after = False  # the request said `connection: close`
         self._request_count = 0
 
     def handle_request(self, request: httpcore.Request) -> httpcore.Response:
@@ -133,9 +164,13 @@ class BufferedConnection(httpcore.ConnectionInterface):
                 self._connect(timeouts.get("connect"))
             self._send(message, timeouts.get("write"))
             self._sock.settimeout(timeouts.get("read"))
-            answer = http.client.HTTPResponse(self._sock, method=request.method.decode("ascii"))
+            answer = Answer(self._sock, method=request.method.decode("ascii"))
             with mapped(httpcore.ReadTimeout, httpcore.ReadError):
                 answer.begin()
+            check_head(answer, request.method)
+            self._answer = answer
+            self._close_after = any(name.lower() == b"connection" and b"close" in value.lower()
+                                    for name, value in request.headers)
         except BaseException:
             if answer is not None:
                 answer.close()
@@ -143,7 +178,8 @@ class BufferedConnection(httpcore.ConnectionInterface):
             raise
         return httpcore.Response(
             status=answer.status,
-            headers=[(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.getheaders()],
+            headers=[(name.encode("latin-1"), _FOLDED.sub(" ", value).encode("latin-1"))
+                     for name, value in answer.getheaders()],
             content=AnswerStream(self, answer),
             extensions={
                 "http_version": b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1",
@@ -177,11 +213,14 @@ class BufferedConnection(httpcore.ConnectionInterface):
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-    def answer_finished(self, answer: http.client.HTTPResponse, complete: bool) -> None:
+    def answer_finished(self, answer: Answer, complete: bool) -> None:
         """Keep the connection for the next request if the answer was read to its end, else close it."""
         answer.close()
         with self._state_lock:
-            if complete and not answer.will_close and self._state == ACTIVE:
+            if answer is not self._answer:
+                return  # told twice: the connection may already serve another request
+            self._answer = None
+            if complete and not answer.will_close and not self._close_after and self._state == ACTIVE:
                 self._state = IDLE
                 if self._keepalive_expiry is not None:
                     self._expire_at = time.monotonic() + self._keepalive_expiry
@@ -223,23 +262,29 @@ class BufferedConnection(httpcore.ConnectionInterface):
 class AnswerStream:
     """The body of one answer, as http.client hands it over: each chunk as soon as it arrives."""
 
-    def __init__(self, connection: BufferedConnection, answer: http.client.HTTPResponse):
+    def __init__(self, connection: BufferedConnection, answer: Answer):
         self._connection = connection
         self._answer = answer
-        self._closed = False
+        self._closed = self._failed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        read1 = self._answer.read1
+        answer = self._answer
+        read1 = answer.read1
         try:
             with mapped(httpcore.ReadTimeout, httpcore.ReadError):
                 while chunk := read1(READ_SIZE):
                     yield chunk
+            if not answer.chunked and answer.length:  # http.client ends quietly at an early hang-up
+                raise httpcore.RemoteProtocolError("peer closed connection without sending complete message body")
         except BaseException:
+            self._failed = True  # http.client may have closed its reader on the way: not a clean end
             self.close()
             raise
 
     def complete(self) -> bool:
         answer = self._answer
+        if self._failed:
+            return False
         # A content-length body read to its end leaves http.client's reader open: its length is 0.
         return answer.isclosed() or (not answer.chunked and answer.length == 0)
 
