@@ -121,6 +121,7 @@ def layer_costs(ctx: Context, model: str, tokens: int) -> tuple[list[tuple[str, 
     layers = [("Socket read only (no HTTP parsing)", socket_only), ("+ the HTTP client (httpx, raw bytes)", raw),
               ("+ SSE parsing and the adapter (stream_chat)", adapter),
               ("+ the fallback engine", engine), ("+ the relay (worker thread, mailbox, SSE text)", relayed)]
+
     def median_cost(run) -> float:
         return statistics.median(_cpu_per_token(run, tokens) for _ in range(3))
 

@@ -30,6 +30,7 @@ _UNSAFE_VALUE = re.compile(rb"[\r\n\x00]")
 _UNSAFE_TARGET = re.compile(rb"[\s\x00]")
 _FOLDED = re.compile(r"\r?\n[ \t]+")  # an obsolete folded header line: one space, as h11 reads it
 NEW, ACTIVE, IDLE, CLOSED = "NEW", "ACTIVE", "IDLE", "CLOSED"
+INCOMPLETE_BODY = "peer closed connection without sending complete message body"  # httpcore's words
 
 
 @cache
@@ -67,7 +68,7 @@ def mapped(timeout_error: type[Exception], other_error: type[Exception]):
     except http.client.RemoteDisconnected as exc:
         raise httpcore.RemoteProtocolError("Server disconnected without sending a response.") from exc
     except http.client.IncompleteRead as exc:
-        raise httpcore.RemoteProtocolError("peer closed connection without sending complete message body") from exc
+        raise httpcore.RemoteProtocolError(INCOMPLETE_BODY) from exc
     except http.client.HTTPException as exc:
         raise httpcore.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
     except OSError as exc:
@@ -275,7 +276,7 @@ class AnswerStream:
                 while chunk := read1(READ_SIZE):
                     yield chunk
             if not answer.chunked and answer.length:  # http.client ends quietly at an early hang-up
-                raise httpcore.RemoteProtocolError("peer closed connection without sending complete message body")
+                raise httpcore.RemoteProtocolError(INCOMPLETE_BODY)
         except BaseException:
             self._failed = True  # http.client may have closed its reader on the way: not a clean end
             self.close()

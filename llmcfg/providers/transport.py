@@ -2,7 +2,8 @@
 
 Three things in httpcore's stock pool (1.0.x) cost a busy worker dearly; each is replaced by the
 smallest piece that does the same job. The tests in tests/test_providers_transport.py fail on the
-stock pool, so an httpcore release that changes what is replaced here shows up there.
+stock pool, so an httpcore release that changes what is replaced here shows up there (the
+connection's own tests are in tests/test_providers_connection.py).
 
 The connections. The pool makes BufferedConnection (connection.py), which reads answers with the
 standard library's http.client instead of h11: every token of a chat is a chunk of its answer.
