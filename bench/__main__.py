@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             env = app_env(workdir, upstream.base_url)
             relay_paced, relay_unpaced = f"ok-{sizes.relay_tokens}-{sizes.relay_interval_ms}", f"ok-{sizes.relay_tokens}-0"
             seeded = seed(env, workdir, failover_configs=sizes.reps + sizes.warmup, backup_tokens=sizes.backup_tokens,
-                          stream_models=[f"ok-{sizes.stream_tokens}-{sizes.stream_interval_ms}", relay_paced, relay_unpaced],
+                          stream_models=[f"ok-{sizes.stream_tokens}-{sizes.stream_interval_ms}", relay_paced, relay_unpaced,
+                                         Context.START_MODEL],
                           catalog_credentials=2)
             app = ServedApp(env, workdir)
             with bench_client() as client:

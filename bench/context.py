@@ -42,6 +42,8 @@ class Sizes:
     relay_tokens: int = 10_000
     relay_interval_ms: int = 1  # paced run: per-token delay against the upstream's send time
     relay_runs: int = 3  # unpaced runs: tokens per second
+    start_chats: int = 400  # one-token chats that measure what a chat's start costs
+    layer_streams: int = 0  # streams at once for the layer costs under gevent; 0: one worker's share of the target
     stream_levels: tuple[int, ...] = (50, 100, 200, 300, 400, 500, 1000)
     stream_tokens: int = 200
     stream_interval_ms: int = 20
@@ -63,7 +65,7 @@ class Sizes:
 SIZES = {
     "full": Sizes("full"),
     "tiny": Sizes("tiny", reps=3, warmup=1, peer_reps=1, peer_warmup=0, sdk_reps=1, cooldown_requests=5, relay_tokens=200,
-                  relay_runs=1, stream_levels=(5,), stream_tokens=20, stream_chats=1,
+                  relay_runs=1, start_chats=20, layer_streams=3, stream_levels=(5,), stream_tokens=20, stream_chats=1,
                   candidates=(PRODUCTION,), catalog_reps=3, catalog_concurrency=5, profile_seconds=0),
 }
 
@@ -84,6 +86,7 @@ class Context:
     client: httpx.Client
     with_peer: bool = True
     shared: dict[str, object] = field(default_factory=dict)  # results one figure hands another
+    START_MODEL = "ok-1-0"  # one token at once: a chat that is all start and end
 
     def chat_payload(self, config_id: int) -> dict:
         return {"config_id": config_id}

@@ -128,6 +128,25 @@ def profile_served(ctx: Context, clients: int) -> ServedProfile:
     return ServedProfile(clients, sizes.profile_seconds, len(workers), cpu, layers, error)
 
 
+def chat_start_cpu(ctx: Context, people: int = 20) -> float:
+    """Milliseconds of the production server's CPU per one-token chat: what starting and ending a chat costs.
+
+    The token check, resolving the chain, the upstream request, the response's head and its last
+    write; the one token is a rounding error beside them.
+    """
+    load_args = ctx.app_stream_load()
+    load_args.update(tokens=1, interval_ms=0,
+                     payload={**load_args["payload"], "config_id": ctx.seeded.configs[ctx.START_MODEL]})
+    with ServedApp(ctx.env, ctx.workdir, name="chat-start") as app:
+        run_load(app.port, people, ramp=0.2, **load_args)  # warm every worker
+        cpu_before = tree_cpu(app.pid)
+        load = run_load(app.port, people, ramp=0.2, chats=max(1, ctx.sizes.start_chats // people), **load_args)
+        cpu = tree_cpu(app.pid) - cpu_before
+    if load.completed != load.chats:
+        raise RuntimeError(f"one-token chats: {load.completed} of {load.chats} completed ({load.errors[:3]})")
+    return cpu / load.chats * 1000
+
+
 def profile_section(ctx: Context, profile: ServedProfile) -> None:
     title = "Where the served app's CPU goes under load"
     if profile.error:

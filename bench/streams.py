@@ -9,16 +9,15 @@ The server is started afresh for each configuration so its peak memory is its ow
 
 import importlib.util
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .capacity import capacity_note
 from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
 from .load import LoadResult, run_load
-from .profile import profile_section, profile_served
-from .relay_cost import added_per_layer
+from .profile import chat_start_cpu, profile_section, profile_served
 from .report import Row, markdown_table
 from .served import PeakMemory, ServedApp, serve_settings, tree_cpu
 from .stats import fmt
@@ -194,6 +193,11 @@ def figure_streams(ctx: Context) -> None:
                 "(production config)", at_target.summary(),
                 target=f"0 errors, p99 added ITL < {fmt(sizes.itl_target_ms)} ms",
                 met=at_target.keeps_pace(sizes.itl_target_ms)))
+    if production:
+        start_ms = ctx.shared["start_cpu_ms"] = chat_start_cpu(ctx)
+        ctx.report.add(Row(figure, "Server CPU per one-token chat: what a chat's start and end cost (production config)",
+                           f"{fmt(start_ms, 2)} ms ({fmt(start_ms * 1000 / sizes.stream_tokens)} µs per token of a "
+                           f"{sizes.stream_tokens}-token chat)"))
     profile = profile_served(ctx, target) if sizes.profile_seconds and production else None
     if profile is not None and not profile.error:
         ctx.shared["served_profile"] = profile
@@ -243,7 +247,7 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
     production = results.get(PRODUCTION, [])
     if production and max(sizes.stream_levels) >= sizes.stream_target:
         if carried_chats(production, sizes.itl_target_ms) < sizes.stream_target:
-            lines += ["", _capacity_note(ctx, production)]
+            lines += ["", capacity_note(ctx, production, level_at(production, sizes.stream_target))]
     ctx.report.section("Concurrent streams and the serve configuration", "\n".join(lines))
 
 
@@ -270,49 +274,3 @@ of gevent: a greenlet is never preempted, so one long CPU-bound step in a reques
 large catalog, say) pauses every stream of its process; the p99 added inter-token delay above is
 where that would show. Workers share cooldowns and catalog fetches through files in the instance
 folder (or Redis with `LLMCFG_REDIS_URL`), so more than one worker costs no extra upstream calls."""
-
-
-def _capacity_note(ctx: Context, production: list[Level]) -> str:
-    sizes = ctx.sizes
-    # The busiest level: per token, fewer chats cost more (a worker's fixed work is spread thinner).
-    top = max(production, key=lambda lv: lv.clients)
-    cpu = top.cpu_per_token_us()
-    rate = 1000.0 / sizes.stream_interval_ms
-    tokens_per_s = sizes.stream_target * rate  # what the target level needs
-    cores = tokens_per_s * cpu / 1e6
-    note = f"Why {sizes.stream_target} concurrent chats are out of reach here. "
-    at_target = level_at(production, sizes.stream_target)
-    if at_target is not None and at_target.keeps_pace(sizes.itl_target_ms):
-        note += (f"Judged by the issue's bar alone, {sizes.stream_target} chats held in this run (no errors, p99 added "
-                 f"ITL {fmt(at_target.load.p99_added_gap() * 1000)} ms), but new chats waited "
-                 f"{fmt(at_target.load.p99_ttft() * 1000)} ms (p99) for their first token: each worker takes a set "
-                 "number of waiting connections per loop turn (`accept_per_turn`), so when CPU runs short the "
-                 "queue at the listening socket absorbs it and the open streams keep their pace. ")
-    note += (f"At its busiest level above ({top.clients} chats) the served app spent {fmt(cpu)} µs of CPU per "
-             f"relayed token; {sizes.stream_target} chats at {fmt(rate)} tokens/s each would need {cores:.1f} cores "
-             f"for the relay alone, on a machine with {os.cpu_count()} that also runs this benchmark's upstream and "
-             "clients. Choosing a worker class does not change that; the cost per token has to come down in the "
-             "runtime.")
-    profile = ctx.shared.get("served_profile")
-    costs = ctx.shared.get("layer_costs") or []
-    if profile is not None:
-        name, share = profile.largest()
-        note += (f" In the served app under {profile.clients} chats, the largest layer is “{name}”, "
-                 f"{100 * share:.0f}% of the workers' samples (see “Where the served app's CPU goes under load”).")
-        # What the server actually got with the machine full; more chats kept at pace would also
-        # cost the benchmark's upstream and clients more, so this is the most the server could have.
-        budget = profile.cores() / tokens_per_s * 1e6
-        note += (f" While {profile.clients} people chatted, the server's processes got {profile.cores():.2f} cores; "
-                 f"spread over the {fmt(tokens_per_s)} tokens/s that {sizes.stream_target} chats need, "
-                 f"that is at most {fmt(budget)} µs per token for everything a chat costs, its start and the write "
-                 "to the client included.")
-        if len(costs) > 1:
-            (floor_name, floor), (_, with_http) = costs[0], costs[1]
-            note += (f" In one process, reading a token off the socket with no HTTP parsing costs {fmt(floor)} µs, "
-                     f"and with the HTTP client's parsing {fmt(with_http)} µs (“{floor_name}” and the row "
-                     "after it in “Where a relayed token's CPU goes”).")
-    if costs:
-        name, added = max(added_per_layer(costs), key=lambda item: item[1])
-        note += (f" The largest layer in “Where a relayed token's CPU goes” is “{name.lstrip('+ ')}” "
-                 f"({fmt(added)} µs per token in-process).")
-    return note

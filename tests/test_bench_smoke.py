@@ -32,6 +32,9 @@ def test_tiny_run_prints_one_table_and_rewrites_the_report(tmp_path):
     assert f"{os.cpu_count()} cores" in text and f"Python {platform.python_version()}" in text
     assert datetime.now(timezone.utc).strftime("%Y-%m-%d") in text
     assert "Concurrent streams and the serve configuration" in text
+    assert "| 4. Concurrent streams | Server CPU per one-token chat" in text
+    # The layer table has a column measured under gevent, in a child process (bench.layers_gevent).
+    assert "| 3 streams, gevent (µs/token) |" in text and "| + the relay (worker thread, mailbox, SSE text) |" in text
     if importlib.util.find_spec("litellm") is None:
         assert "LiteLLM is not installed" in run.stdout and "LiteLLM is not installed" in text
 
@@ -170,16 +173,22 @@ def test_the_capacity_note_sets_the_cores_the_server_got_against_the_socket_floo
 
     from bench.context import Sizes
     from bench.profile import ServedProfile
-    from bench.streams import _capacity_note
+    from bench.capacity import capacity_note
 
     sizes = Sizes("full")  # 500 chats at one token per 20 ms: 25,000 tokens/s
     profile = ServedProfile(500, seconds=8.0, workers=2, cpu_seconds=10.0, layers=Counter({"Relay": 3}))
-    costs = [("Socket read only (no HTTP parsing)", 20.0), ("+ the HTTP client (httpx, raw bytes)", 60.0)]
-    ctx = SimpleNamespace(sizes=sizes, shared={"served_profile": profile, "layer_costs": costs})
+    costs = [("Socket read only (no HTTP parsing)", 20.0), ("+ the HTTP client (httpx, raw bytes)", 60.0),
+             ("+ SSE parsing and the adapter (stream_chat)", 70.0)]
+    ctx = SimpleNamespace(sizes=sizes, shared={"served_profile": profile, "layer_costs": costs, "layer_streams": 250,
+                                               "start_cpu_ms": 3.0})
 
-    note = _capacity_note(ctx, _levels((500, 45, 3800)))
+    levels = _levels((500, 45, 3800))
+    note = capacity_note(ctx, levels, levels[0])
 
     assert "got 1.25 cores" in note and "the 25,000 tokens/s that 500 chats need" in note
     assert "at most 50.0 µs per token" in note  # 1.25 cores / 25,000 tokens/s
-    assert "no HTTP parsing costs 20.0 µs, and with the HTTP client's parsing 60.0 µs" in note
-    assert "at most" not in _capacity_note(SimpleNamespace(sizes=sizes, shared={}), _levels((500, 45, 3800)))
+    assert "starting and ending each chat takes 15.0 µs per token (3.00 ms" in note  # 3 ms over 200 tokens
+    assert "with 250 streams open, reading a token off the socket with no HTTP parsing costs 20.0 µs" in note
+    assert "with the HTTP client's parsing 60.0 µs, and through every layer up to the relay's SSE text 70.0 µs" in note
+    assert "under gevent is “the HTTP client (httpx, raw bytes)” (40.0 µs per token with 250 streams)" in note
+    assert "at most" not in capacity_note(SimpleNamespace(sizes=sizes, shared={}), levels, levels[0])

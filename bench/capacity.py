@@ -1,0 +1,63 @@
+"""The note under the concurrency figure when the target level is missed: CPU per token against the budget."""
+
+import os
+from typing import TYPE_CHECKING
+
+from .context import Context
+from .layers import added_per_layer
+from .stats import fmt
+
+if TYPE_CHECKING:
+    from .streams import Level
+
+
+def capacity_note(ctx: Context, production: list["Level"], at_target: "Level | None") -> str:
+    """Why the target level is out of reach: the CPU a token costs against the CPU the server got."""
+    sizes = ctx.sizes
+    # The busiest level: per token, fewer chats cost more (a worker's fixed work is spread thinner).
+    top = max(production, key=lambda lv: lv.clients)
+    cpu = top.cpu_per_token_us()
+    rate = 1000.0 / sizes.stream_interval_ms
+    tokens_per_s = sizes.stream_target * rate  # what the target level needs
+    cores = tokens_per_s * cpu / 1e6
+    note = f"Why {sizes.stream_target} concurrent chats are out of reach here. "
+    if at_target is not None and at_target.keeps_pace(sizes.itl_target_ms):
+        note += (f"Judged by the issue's bar alone, {sizes.stream_target} chats held in this run (no errors, p99 added "
+                 f"ITL {fmt(at_target.load.p99_added_gap() * 1000)} ms), but new chats waited "
+                 f"{fmt(at_target.load.p99_ttft() * 1000)} ms (p99) for their first token: each worker takes a set "
+                 "number of waiting connections per loop turn (`accept_per_turn`), so when CPU runs short the "
+                 "queue at the listening socket absorbs it and the open streams keep their pace. ")
+    note += (f"At its busiest level above ({top.clients} chats) the served app spent {fmt(cpu)} µs of CPU per "
+             f"relayed token; {sizes.stream_target} chats at {fmt(rate)} tokens/s each would need {cores:.1f} cores "
+             f"for the relay alone, on a machine with {os.cpu_count()} that also runs this benchmark's upstream and "
+             "clients. Choosing a worker class does not change that; the cost per token has to come down in the "
+             "runtime.")
+    profile = ctx.shared.get("served_profile")
+    costs, streams = ctx.shared.get("layer_costs") or [], ctx.shared.get("layer_streams")
+    if profile is not None:
+        name, share = profile.largest()
+        note += (f" In the served app under {profile.clients} chats, the largest layer is “{name}”, "
+                 f"{100 * share:.0f}% of the workers' samples (see “Where the served app's CPU goes under load”).")
+        # What the server actually got with the machine full; more chats kept at pace would also
+        # cost the benchmark's upstream and clients more, so this is the most the server could have.
+        budget = profile.cores() / tokens_per_s * 1e6
+        note += (f" While {profile.clients} people chatted, the server's processes got {profile.cores():.2f} cores; "
+                 f"spread over the {fmt(tokens_per_s)} tokens/s that {sizes.stream_target} chats need, "
+                 f"that is at most {fmt(budget)} µs per token for everything a chat costs, its start and the write "
+                 "to the client included.")
+        start_ms = ctx.shared.get("start_cpu_ms")
+        if start_ms:
+            note += (f" Of that, starting and ending each chat takes {fmt(start_ms * 1000 / sizes.stream_tokens)} µs "
+                     f"per token ({fmt(start_ms, 2)} ms of server CPU per one-token chat, over a "
+                     f"{sizes.stream_tokens}-token chat).")
+        if len(costs) > 1:
+            floor, with_http = costs[0][1], costs[1][1]
+            note += (f" In one process under gevent with {streams} streams open, reading a token off the socket "
+                     f"with no HTTP parsing costs {fmt(floor)} µs, with the HTTP client's parsing {fmt(with_http)} µs, "
+                     f"and through every layer up to the relay's SSE text {fmt(costs[-1][1])} µs, before the "
+                     "chat's start and the write to the client (“Where a relayed token's CPU goes”).")
+    if costs:
+        name, added = max(added_per_layer(costs), key=lambda item: item[1])
+        note += (f" The largest layer in “Where a relayed token's CPU goes” under gevent is “{name.lstrip('+ ')}” "
+                 f"({fmt(added)} µs per token with {streams} streams).")
+    return note
