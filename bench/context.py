@@ -54,6 +54,7 @@ class Sizes:
     itl_target_ms: float = 50.0
     ttft_bar_ms: float = 1000.0  # a chat that waits this long to start has degraded too
     stream_target: int = 500
+    target_runs: int = 3  # runs of the target level, when the climb reaches it, on the same server
     profile_seconds: float = 8.0  # py-spy over the workers at the target level; 0 skips it
 
     @property

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .capacity import capacity_note
+from .capacity import capacity_note, runs_summary
 from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
 from .load import LoadResult, run_load
@@ -37,6 +37,7 @@ class Level:
         return self.cpu_seconds / tokens * 1e6 if tokens else math.nan
 
     ttft_bar_ms: float = 1000.0
+    run: int = 1  # the target level is measured more than once (Sizes.target_runs)
 
     def keeps_pace(self, target_ms: float) -> bool:
         """The issue's bar: every chat completed and p99 added inter-token delay under the target."""
@@ -66,8 +67,14 @@ def production_settings() -> str:
     return ", ".join(parts)
 
 
-def climb(steps: tuple[int, ...], measure: Callable[[int], Level], target_ms: float, reach: int = 0) -> list[Level]:
-    """Measure the levels in order until one degrades; after that only `reach`, if it lies above."""
+def climb(steps: tuple[int, ...], measure: Callable[[int, int], Level], target_ms: float, reach: int = 0,
+          reach_runs: int = 1) -> list[Level]:
+    """Measure the levels in order until one degrades; after that only `reach`, if it lies above.
+
+    `reach`, once measured, is measured again until it has `reach_runs` runs: one run can land in a
+    quiet moment of a shared machine, and a level counts as carried only if every run of it is
+    within the bar (top_within_bar).
+    """
     levels: list[Level] = []
     degraded = False
     for clients in steps:
@@ -75,26 +82,28 @@ def climb(steps: tuple[int, ...], measure: Callable[[int], Level], target_ms: fl
             break
         if degraded and clients != reach:
             continue
-        levels.append(measure(clients))
+        levels.append(measure(clients, 1))
         degraded = degraded or levels[-1].degraded(target_ms)
+    if runs_at(levels, reach):
+        levels += [measure(reach, run) for run in range(2, reach_runs + 1)]
     return levels
 
 
 def sweep(ctx: Context, name: str, overrides: list[str], reach: int = 0) -> list[Level]:
-    """Climb one configuration's levels on a server of its own (reach: see climb)."""
+    """Climb one configuration's levels on a server of its own (reach: see climb; candidates pass 0)."""
     sizes, load_args = ctx.sizes, ctx.app_stream_load()
     with ServedApp(ctx.env, ctx.workdir, overrides, name=name) as app:
         # Warm every worker (first requests import and build what later ones reuse).
         run_load(app.port, 16, ramp=0.5, **load_args)
 
-        def measure(clients: int) -> Level:
+        def measure(clients: int, run: int) -> Level:
             time.sleep(1.0)  # let the last streams' sockets close before the next level
             cpu_before = tree_cpu(app.pid)
             with PeakMemory(app.pid) as memory:
                 load = run_load(app.port, clients, ramp=sizes.chat_seconds, chats=sizes.stream_chats, **load_args)
-            return Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms)
+            return Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms, run)
 
-        return climb(sizes.stream_levels, measure, sizes.itl_target_ms, reach)
+        return climb(sizes.stream_levels, measure, sizes.itl_target_ms, reach, sizes.target_runs)
 
 
 def direct_baseline(ctx: Context, clients: int) -> LoadResult:
@@ -108,18 +117,26 @@ def direct_baseline(ctx: Context, clients: int) -> LoadResult:
 
 
 def top_within_bar(levels: list[Level], target_ms: float) -> Level | None:
-    """The last level within the bar before the first one that degraded, if any was."""
+    """The last level with every run within the bar before the first one that degraded (its worst
+    run by TTFT), if any was."""
     top = None
-    for level in sorted(levels, key=lambda lv: lv.clients):
-        if level.degraded(target_ms):
+    for clients in sorted({lv.clients for lv in levels}):
+        runs = runs_at(levels, clients)
+        if any(run.degraded(target_ms) for run in runs):
             break  # a higher level measured after this (the target) does not count as carried
-        top = level
+        top = max(runs, key=lambda run: run.load.p99_ttft())
     return top
 
 
-def level_at(levels: list[Level], clients: int) -> Level | None:
-    """The level measured with this many chats, if it was."""
-    return next((lv for lv in levels if lv.clients == clients), None)
+def run_suffix(level: Level, levels: list[Level]) -> str:
+    """", run 2 of 3" for a level measured more than once, else nothing."""
+    runs = len(runs_at(levels, level.clients))
+    return f", run {level.run} of {runs}" if runs > 1 else ""
+
+
+def runs_at(levels: list[Level], clients: int) -> list[Level]:
+    """Every run measured with this many chats (none if the level was not measured)."""
+    return [lv for lv in levels if lv.clients == clients]
 
 
 def carried_chats(levels: list[Level], target_ms: float) -> int:
@@ -170,29 +187,30 @@ def figure_streams(ctx: Context) -> None:
 
     figure = "4. Concurrent streams"
     target = sizes.stream_target
-    for level in results.get(PRODUCTION, []):
+    production = results.get(PRODUCTION, [])
+    for level in production:
         base = baselines[level.clients]
         applies = level.clients <= target
         ctx.report.add(Row(
             figure, f"{level.clients} concurrent chats, {sizes.stream_tokens} tokens at {sizes.stream_interval_ms} ms "
-            "(production config)", level.summary(),
+            f"(production config{run_suffix(level, production)})", level.summary(),
             f"direct: {base.completed}/{base.chats}; p99 added ITL {fmt(base.p99_added_gap() * 1000)} ms; "
             f"p99 TTFT {fmt(base.p99_ttft() * 1000)} ms",
             target=f"0 errors, p99 added ITL < {fmt(sizes.itl_target_ms)} ms, p99 TTFT < {fmt(sizes.ttft_bar_ms)} ms"
             if applies else "—",
             met=not level.degraded(sizes.itl_target_ms) if applies else None))
-    production = results.get(PRODUCTION, [])
     if production and max(sizes.stream_levels) >= target:  # smaller runs cannot judge the target
         carried = carried_chats(production, sizes.itl_target_ms)
         ctx.report.add(Row(figure, "Most concurrent chats within the bar (production config)",
                            str(carried), target=f"≥ {target}", met=carried >= target))
-        at_target = level_at(production, target)
-        if at_target is not None:
+        at_target = runs_at(production, target)
+        if at_target:
+            kept = sum(run.keeps_pace(sizes.itl_target_ms) for run in at_target)
             ctx.report.add(Row(
                 figure, f"{target} concurrent chats judged by the issue's bar alone, TTFT not counted "
-                "(production config)", at_target.summary(),
+                f"(production config, every run)", f"{kept} of {len(at_target)} runs within it: {runs_summary(at_target)}",
                 target=f"0 errors, p99 added ITL < {fmt(sizes.itl_target_ms)} ms",
-                met=at_target.keeps_pace(sizes.itl_target_ms)))
+                met=kept == len(at_target)))
     if production:
         start_ms = ctx.shared["start_cpu_ms"] = chat_start_cpu(ctx)
         ctx.report.add(Row(figure, "Server CPU per one-token chat: what a chat's start and end cost (production config)",
@@ -212,7 +230,7 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
     for name, levels in results.items():
         for level in levels:
             verdict = "degraded" if level.degraded(sizes.itl_target_ms) else "within the bar"
-            rows.append((name, str(level.clients), f"{level.load.completed}/{level.load.chats}",
+            rows.append((name, f"{level.clients}{run_suffix(level, levels)}", f"{level.load.completed}/{level.load.chats}",
                          fmt(level.load.p99_added_gap() * 1000), fmt(level.load.p99_ttft() * 1000),
                          fmt(level.peak_rss / MIB), fmt(level.cpu_per_token_us()), verdict))
     table = markdown_table(("Configuration", "Chats", "Completed", "p99 added ITL (ms)", "p99 TTFT (ms)",
@@ -226,7 +244,8 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
         f"a configuration stops climbing at its first degraded level (an error, p99 added inter-token delay "
         f"at or above {fmt(sizes.itl_target_ms)} ms, or p99 TTFT at or above {fmt(sizes.ttft_bar_ms)} ms); "
         f"the committed configuration is measured at the target, {sizes.stream_target} chats, even when a lower "
-        "level degraded first. Memory is the RSS summed over gunicorn's process tree, sampled every 0.2 s.",
+        f"level degraded first, and {sizes.target_runs} times when the target was reached: it counts as carried "
+        "only if every run is within the bar. Memory is the RSS summed over gunicorn's process tree, sampled every 0.2 s.",
         "",
         table,
         "",
@@ -247,7 +266,7 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
     production = results.get(PRODUCTION, [])
     if production and max(sizes.stream_levels) >= sizes.stream_target:
         if carried_chats(production, sizes.itl_target_ms) < sizes.stream_target:
-            lines += ["", capacity_note(ctx, production, level_at(production, sizes.stream_target))]
+            lines += ["", capacity_note(ctx, production, runs_at(production, sizes.stream_target))]
     ctx.report.section("Concurrent streams and the serve configuration", "\n".join(lines))
 
 
