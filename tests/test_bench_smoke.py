@@ -213,7 +213,13 @@ def test_the_capacity_note_sets_the_cores_the_server_got_against_the_socket_floo
     assert "with 250 streams open, reading a token off the socket with no HTTP parsing costs 20.0 µs" in note
     assert "with the HTTP client's parsing 60.0 µs, and through every layer up to the relay's SSE text 70.0 µs" in note
     assert "under gevent is “the HTTP client (httpx, raw bytes)” (40.0 µs per token with 250 streams)" in note
+    # 50 µs per token, less 15 for the start, leaves 35 for a path that costs 70 in one process.
+    assert "35.0 µs per token remain for the token's own path; that path in one process costs 70.0 µs, already" in note
     assert "at most" not in capacity_note(SimpleNamespace(sizes=sizes, shared={}), levels, levels)
+    # The socket read is the floor, never named as the layer to cut, even when it adds the most.
+    ctx.shared["layer_costs"] = [(costs[0][0], 30.0), (costs[1][0], 40.0), (costs[2][0], 55.0)]
+    assert "is “SSE parsing and the adapter (stream_chat)” (15.0 µs" in capacity_note(ctx, levels, levels)
+    ctx.shared["layer_costs"] = costs
     assert "500 chats held in this run" in note and "accept_per_turn" in note  # kept pace, but new chats waited
 
     three = _levels((500, 44, 800), (500, 57, 1100), (500, 45, 900))
