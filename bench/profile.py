@@ -2,7 +2,8 @@
 
 Each sampled stack is put in the layer of its innermost frame that belongs to one (standard
 library and gevent frames are skipped on the way out, so a socket read counts for the HTTP client
-that made it, and JSON encoding for the relay that asked for it).
+that made it, and JSON encoding for the relay that asked for it). Also here: the CPU one
+short chat costs the production server, which is what starting and ending any chat costs.
 """
 
 import shutil

@@ -208,7 +208,7 @@ def figure_streams(ctx: Context) -> None:
             kept = sum(run.keeps_pace(sizes.itl_target_ms) for run in at_target)
             ctx.report.add(Row(
                 figure, f"{target} concurrent chats judged by the issue's bar alone, TTFT not counted "
-                f"(production config, every run)", f"{kept} of {len(at_target)} runs within it: {runs_summary(at_target)}",
+                "(production config, every run)", f"{kept} of {len(at_target)} runs within it: {runs_summary(at_target)}",
                 target=f"0 errors, p99 added ITL < {fmt(sizes.itl_target_ms)} ms",
                 met=kept == len(at_target)))
     if production:
