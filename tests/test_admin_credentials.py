@@ -48,6 +48,17 @@ def test_missing_key_is_reported_next_to_the_key_field(admin):
     assert field_errors(page, "api_key") == ["Enter the API key."]
 
 
+def test_a_key_no_header_can_carry_is_refused_next_to_the_key_field(admin):
+    copied = "sk-or-v1-copied\u200bfrom-a-pdf-77aa"
+    admin.secrets.add(copied)
+    page = admin.post("/credentials", {"provider": "openrouter", "label": "Copied", "api_key": copied}).get_data(
+        as_text=True)
+    assert field_errors(page, "api_key") == [
+        "The API key has a space, line break or non-ASCII character in it, often picked up while copying it; "
+        "paste the key again."]
+    assert _stored("Copied") is None
+
+
 def test_openai_compatible_needs_a_safe_base_url(admin):
     data = {"provider": "openai_compatible", "label": "Local", "api_key": "sk-local-1234"}
     admin.secrets.add("sk-local-1234")

@@ -104,6 +104,21 @@ def test_edit_keeps_the_stored_key_unless_replace_is_ticked(admin, orgs):
     assert vault().decrypt(a.credential.secret_ciphertext) == NEW_KEY
 
 
+def test_a_key_no_header_can_carry_is_refused_wherever_a_key_is_typed(admin, orgs):
+    a, _ = orgs
+    wrapped = "sk-ant-wrapped half-77zz"
+    admin.secrets.add(wrapped)
+    page = admin.post(f"/configs/{a.config.id}/edit", _form(a, replace_key="y", replacement_key=wrapped)).get_data(
+        as_text=True)
+    assert "paste the key again" in " ".join(field_errors(page, "replacement_key"))
+    assert vault().decrypt(a.credential.secret_ciphertext) == ALPHA_KEY
+    data = {"name": "Wrapped", "provider": "anthropic", "credential": "new", "new_credential-api_key": wrapped,
+            "model": "", "model_other": "claude-3-5-haiku-latest", "fallback": "", "action": "save"}
+    page = admin.post("/configs/new", data).get_data(as_text=True)
+    assert "paste the key again" in " ".join(field_errors(page, "new_credential-api_key"))
+    assert _config("Wrapped") is None
+
+
 def test_existing_fallback_shows_in_the_chain(admin, orgs):
     a, _ = orgs
     admin.follow(admin.post("/configs/new", _form(a, name="Backup", model="gpt-4.1")))

@@ -67,6 +67,24 @@ def test_a_bad_key_fails_the_key_step_and_stops(api, orgs, fake_upstream, provid
     assert fake_upstream.count(method="POST") == 0  # no completion was attempted
 
 
+def test_a_stored_key_no_header_can_carry_fails_the_key_step_without_a_request(api, orgs, fake_upstream):
+    row = add_credential(orgs[0].org, "openai", key="sk-copied\u200bfrom-a-pdf-5678", fake=fake_upstream)
+    body = api("openai", credential_id=row.id, model=MODELS["openai"], deep=True).get_json()
+    step = body["steps"][0]
+    assert body["ok"] is False and (step["name"], step["reason"]) == ("key", "auth_failed")
+    assert step["message"].startswith("Bad key — The stored API key has a space, line break or non-ASCII character")
+    assert "from-a-pdf" not in json.dumps(body)
+    assert fake_upstream.calls == []
+
+
+def test_an_unsaved_key_no_header_can_carry_is_a_400_in_plain_words(api, fake_upstream):
+    response = api("openai", api_key="sk-wrapped in-two-5678", model=MODELS["openai"])
+    assert response.status_code == 400
+    assert "paste the key again" in response.get_data(as_text=True)
+    assert "in-two" not in response.get_data(as_text=True)
+    assert fake_upstream.calls == []
+
+
 @pytest.mark.parametrize("provider", list(MODELS))
 def test_an_unknown_model_fails_the_model_step(api, fake_upstream, provider):
     base_url = fake_upstream.base_urls["openai_compatible"]

@@ -115,6 +115,16 @@ def test_add_credential_refuses_private_servers_unless_allowed(app, orgs, runner
     assert url in line
 
 
+@pytest.mark.parametrize("key", ["sk-wrapped half two", "sk-copied\u200bkey", "sk-tab\tkey"])
+def test_add_credential_refuses_a_key_no_header_can_carry(orgs, runner, key):
+    stored = db.session.scalar(sa.select(sa.func.count()).select_from(OrganizationCredential))
+    line = fails_cleanly(runner, "add-credential", "--org", "alpha", "--provider", "openai", "--label", "x",
+                         input=key + "\n")
+    assert "paste the key again" in line
+    assert "half two" not in line and "copied" not in line and "tab" not in line
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OrganizationCredential)) == stored
+
+
 def test_add_credential_refuses_an_empty_key(orgs, runner):
     assert "No api key given" in fails_cleanly(
         runner, "add-credential", "--org", "alpha", "--provider", "openai", "--label", "x", input="\n")

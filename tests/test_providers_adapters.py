@@ -287,6 +287,23 @@ def test_a_rejected_key_is_an_auth_failure(fake_upstream, http, provider):
     assert BAD_KEY not in error.message and BAD_KEY[-12:] not in error.message
 
 
+# A zero-width space or a wrapped line picked up while copying; a line break would also start a header.
+UNSENDABLE_KEYS = ["sk-test-copied\u200b-abcdef", "sk-test-wrapped abcdef", "sk-test-abcdef\r\nX-Injected: 1"]
+
+
+@pytest.mark.parametrize("key", UNSENDABLE_KEYS)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_stored_key_no_header_can_carry_is_refused_before_anything_is_sent(fake_upstream, http, provider, key):
+    _, error = chat(fake_upstream, provider, http, key=key)
+    assert (error.reason, error.status, error.fallback) == (reasons.AUTH_FAILED, None, True)
+    assert "cannot be sent; replace the key" in error.message and "abcdef" not in error.message
+    adapter, credential = adapter_for(fake_upstream, provider, http, key)
+    with pytest.raises(ProviderError) as caught:
+        adapter.list_models(credential)
+    assert caught.value.reason == reasons.AUTH_FAILED
+    assert fake_upstream.calls == []
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_an_unknown_model_is_model_not_found_so_fallback_may_engage(fake_upstream, http, provider):
     adapter, credential = adapter_for(fake_upstream, provider, http)

@@ -13,7 +13,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields import DecimalField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from ..providers.base import key_problem
 
 NEW = "new"  # the choice value meaning "add a new one here"
 NONE = ""  # the choice value meaning "no fallback" / "inherit"
@@ -24,7 +26,14 @@ class KeyField(PasswordField):
 
     def __init__(self, label="API key", **kwargs):
         render_kw = {"autocomplete": "off", "spellcheck": "false", **kwargs.pop("render_kw", {})}
-        super().__init__(label, validators=[Optional(), Length(max=500)], render_kw=render_kw, **kwargs)
+        super().__init__(label, validators=[Optional(), Length(max=500), sendable], render_kw=render_kw, **kwargs)
+
+
+def sendable(form, field) -> None:
+    """Refuse a key no HTTP header can carry, with words that say why (the key is never echoed)."""
+    problem = key_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
 
 
 class LastValueField(HiddenField):

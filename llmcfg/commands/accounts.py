@@ -17,6 +17,7 @@ from ..crypto import KeyUnavailable, rotate_encryption_key, secret_hint, vault
 from ..db import db
 from ..listing import serialize
 from ..models import PROVIDERS, ROLES, Organization, OrganizationCredential, User
+from ..providers.base import key_problem
 from ..providers.ssrf import validate_base_url
 from .common import MIN_PASSWORD_LENGTH, SLUG_PATTERN, commit, emit, fail, json_option, one_of, org_by_slug, read_secret
 
@@ -127,6 +128,8 @@ def add_credential(org_slug, provider, label, base_url, as_json):
         fail("The credential needs a label.")
     base_url = _check_base_url(provider, base_url)
     key = read_secret("API key").strip()
+    if problem := key_problem(key):
+        fail(problem)
     credential = OrganizationCredential(
         organization=org, provider=provider, label=label.strip(), base_url=base_url,
         secret_ciphertext=vault().encrypt(key), secret_hint=secret_hint(key),

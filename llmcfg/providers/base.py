@@ -3,6 +3,7 @@
 Everything here is Flask-free, so the fallback engine and the benchmarks can use adapters alone.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -83,6 +84,29 @@ class ProviderError(Exception):
 
     def __repr__(self) -> str:
         return f"ProviderError({self.reason!r}, status={self.status}, fallback={self.fallback})"
+
+
+# Every provider's key is one run of visible ASCII. A space, line break or non-ASCII character
+# (a zero-width space or a wrapped line picked up while copying) cannot go into an HTTP header as is.
+_SENDABLE_KEY = re.compile(r"[\x21-\x7e]+")
+UNSENDABLE_KEY = ("The API key has a space, line break or non-ASCII character in it, often picked up "
+                  "while copying it; paste the key again.")
+
+
+def key_problem(api_key: str) -> str | None:
+    """Return why a key, as typed (surrounding whitespace removed), cannot be stored; None when it can."""
+    return None if _SENDABLE_KEY.fullmatch(api_key.strip()) else UNSENDABLE_KEY
+
+
+def sendable_key(credential: "Credential") -> str:
+    """Return the key to put in a header, or raise ProviderError in plain words when it cannot go in one.
+
+    Keys are checked when they are stored; this catches one stored before that check existed.
+    """
+    if _SENDABLE_KEY.fullmatch(credential.api_key):
+        return credential.api_key
+    raise ProviderError(AUTH_FAILED, "The stored API key has a space, line break or non-ASCII character in it, "
+                        "so it cannot be sent; replace the key.")
 
 
 @dataclass(frozen=True)

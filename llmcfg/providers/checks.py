@@ -42,6 +42,8 @@ STREAM_STEP_WORDS = {RATE_LIMITED: "The model is listed but rate-limited right n
 def failure_message(step: str, error: ProviderError, base_url: str | None = None) -> str:
     words = {"key": KEY_STEP_WORDS, "stream": STREAM_STEP_WORDS}.get(step, {}).get(error.reason)
     words = words or FAILURE_WORDS.get(error.reason) or error.plain.capitalize()
+    if error.reason == AUTH_FAILED and error.status is None:
+        words = "Bad key"  # refused before sending (sendable_key), so no provider has seen it
     if error.reason == CONNECTION_ERROR and base_url:
         words = f"{words} {base_url}"
     details = [error.message]

@@ -8,7 +8,17 @@ from collections.abc import Iterator
 
 from . import wire
 from .adapter import HTTPProvider
-from .base import EMPTY_RESPONSE, TRUNCATED_STREAM, ChatTarget, Credential, Finish, ModelInfo, ProviderError, TextDelta
+from .base import (
+    EMPTY_RESPONSE,
+    TRUNCATED_STREAM,
+    ChatTarget,
+    Credential,
+    Finish,
+    ModelInfo,
+    ProviderError,
+    TextDelta,
+    sendable_key,
+)
 
 DONE = "[DONE]"
 
@@ -40,7 +50,7 @@ class OpenAIShapedProvider(HTTPProvider):
     max_tokens_field = "max_tokens"
 
     def auth_headers(self, credential: Credential) -> dict:
-        return {"Authorization": f"Bearer {credential.api_key}"}
+        return {"Authorization": f"Bearer {sendable_key(credential)}"}
 
     def chat_body(self, target: ChatTarget, messages: list[dict]) -> dict:
         params = target.params or {}

@@ -19,7 +19,7 @@ from ..db import db
 from ..models import OrganizationCredential, utcnow
 from ..scoping import scoped_get_or_404
 from . import REGISTRY, app_provider, credential_from_row
-from .base import BLOCKED_URL, CheckResult, CheckStep, Credential, ModelInfo, ProviderError
+from .base import BLOCKED_URL, CheckResult, CheckStep, Credential, ModelInfo, ProviderError, key_problem
 from .checks import STEP_TITLES, failure_message
 from .ssrf import validate_base_url
 
@@ -54,6 +54,8 @@ def credential_from_request(provider: str, fields: dict) -> tuple[Credential, Or
     if api_key:
         if request.method == "GET":
             abort(400, "Send an unsaved key in a POST body, never in the URL.")
+        if problem := key_problem(api_key):
+            abort(400, problem)
         base_url = None
         if provider == NEEDS_BASE_URL:
             try:
