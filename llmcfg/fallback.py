@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 from .cooldown import CooldownStore, cooldown_seconds
 from .providers.base import (
+    AUTH_FAILED,
+    BLOCKED_URL,
+    FORBIDDEN,
+    MODEL_NOT_FOUND,
+    PAYMENT_REQUIRED,
     TRUNCATED_STREAM,
     UPSTREAM_ERROR,
     ChatTarget,
@@ -27,6 +32,8 @@ log = logging.getLogger(__name__)
 
 COOLING_DOWN = "cooling_down"
 COOLDOWN_STATUSES = {429, 503, 529}
+# Failures that waiting does not mend: someone has to change the key, the account or the model.
+NEEDS_A_FIX = {AUTH_FAILED, FORBIDDEN, PAYMENT_REQUIRED, MODEL_NOT_FOUND, BLOCKED_URL}
 
 
 @dataclass(frozen=True)
@@ -213,8 +220,12 @@ class FallbackEngine:
             message = f"The configured model is unavailable right now: {details}."
         else:
             message = f"All {len(attempts)} configured models are unavailable right now: {details}."
+        if attempts and all(a.reason in NEEDS_A_FIX for a in attempts):
+            message += " Trying again will not help: an instructor needs to fix the configuration."
+        else:
+            message += " Please try again shortly."
         return ChatEvent("error", {
-            "message": message + " Please try again shortly.",
+            "message": message,
             "reason": attempts[-1].reason if attempts else "unavailable",
             "attempts": [a.public() for a in attempts],
         })

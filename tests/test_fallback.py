@@ -111,6 +111,18 @@ def test_exhausted_chain_ends_with_one_error_naming_every_attempt(harness):
     assert harness.records[-1].to_config_id is None
 
 
+def test_a_chain_that_only_a_fix_can_mend_does_not_ask_to_try_again(harness):
+    harness.scripts.update(
+        m1=[ProviderError("auth_failed", "x", status=401)],
+        m2=[ProviderError("payment_required", "x", status=402)],
+    )
+    error = harness.run([target(1), target(2)])[-1][1]
+    assert error["message"].endswith("Trying again will not help: an instructor needs to fix the configuration.")
+    harness.scripts.update(m2=[ProviderError("rate_limited", "x", status=429)])
+    error = harness.run([target(1), target(2)])[-1][1]
+    assert error["message"].endswith("Please try again shortly.")
+
+
 def test_cycle_rows_do_not_loop_and_fourth_hop_never_tried(harness):
     fail = [ProviderError("server_error", "x", status=500)]
     harness.scripts.update({f"m{i}": fail for i in range(1, 7)})
