@@ -6,17 +6,7 @@ from urllib.parse import quote
 
 from . import wire
 from .adapter import HTTPProvider, ModelsRequest
-from .base import (
-    EMPTY_RESPONSE,
-    TRUNCATED_STREAM,
-    ChatTarget,
-    Credential,
-    Finish,
-    ModelInfo,
-    ProviderError,
-    TextDelta,
-    sendable_key,
-)
+from .base import EMPTY_RESPONSE, TRUNCATED_STREAM, ChatTarget, Credential, Finish, ModelInfo, ProviderError, TextDelta
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024  # Anthropic requires max_tokens; configs may leave it out
@@ -56,7 +46,7 @@ class AnthropicProvider(HTTPProvider):
     chat_path = "/messages"
 
     def auth_headers(self, credential: Credential) -> dict:
-        return {"x-api-key": sendable_key(credential), "anthropic-version": API_VERSION}
+        return {"x-api-key": credential.sendable_key(), "anthropic-version": API_VERSION}
 
     def chat_body(self, target: ChatTarget, messages: list[dict]) -> dict:
         params = target.params or {}

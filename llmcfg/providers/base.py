@@ -98,17 +98,6 @@ def key_problem(api_key: str) -> str | None:
     return None if _SENDABLE_KEY.fullmatch(api_key.strip()) else UNSENDABLE_KEY
 
 
-def sendable_key(credential: "Credential") -> str:
-    """Return the key to put in a header, or raise ProviderError in plain words when it cannot go in one.
-
-    Keys are checked when they are stored; this catches one stored before that check existed.
-    """
-    if _SENDABLE_KEY.fullmatch(credential.api_key):
-        return credential.api_key
-    raise ProviderError(AUTH_FAILED, "The stored API key has a space, line break or non-ASCII character in it, "
-                        "so it cannot be sent; replace the key.")
-
-
 @dataclass(frozen=True)
 class Credential:
     """A decrypted key, only ever held in memory for the length of one request."""
@@ -117,6 +106,16 @@ class Credential:
     api_key: str = field(repr=False)
     base_url: str | None = None
     id: int | None = None  # the stored credential's id; None for an unsaved key from a form
+
+    def sendable_key(self) -> str:
+        """Return the key to put in a header, or raise ProviderError in plain words when it cannot go in one.
+
+        Keys are checked when they are stored; this catches one stored before that check existed.
+        """
+        if _SENDABLE_KEY.fullmatch(self.api_key):
+            return self.api_key
+        raise ProviderError(AUTH_FAILED, "The stored API key has a space, line break or non-ASCII character in it, "
+                            "so it cannot be sent; replace the key.")
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,7 @@ from collections.abc import Iterator
 
 from . import wire
 from .adapter import HTTPProvider
-from .base import (
-    EMPTY_RESPONSE,
-    TRUNCATED_STREAM,
-    ChatTarget,
-    Credential,
-    Finish,
-    ModelInfo,
-    ProviderError,
-    TextDelta,
-    sendable_key,
-)
+from .base import EMPTY_RESPONSE, TRUNCATED_STREAM, ChatTarget, Credential, Finish, ModelInfo, ProviderError, TextDelta
 
 DONE = "[DONE]"
 
@@ -50,7 +40,7 @@ class OpenAIShapedProvider(HTTPProvider):
     max_tokens_field = "max_tokens"
 
     def auth_headers(self, credential: Credential) -> dict:
-        return {"Authorization": f"Bearer {sendable_key(credential)}"}
+        return {"Authorization": f"Bearer {credential.sendable_key()}"}
 
     def chat_body(self, target: ChatTarget, messages: list[dict]) -> dict:
         params = target.params or {}
