@@ -1,4 +1,5 @@
-"""The note under the concurrency figure when the target level is missed: CPU per token against the budget."""
+"""The words under the concurrency figure: why gunicorn.conf.py is what it is (SERVE_RATIONALE) and, when
+the target level is missed, CPU per token against the budget (capacity_note)."""
 
 import os
 from typing import TYPE_CHECKING
@@ -83,3 +84,28 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
         note += (f" Above the socket read, the largest layer in “Where a relayed token's CPU goes” under gevent is "
                  f"“{name.lstrip('+ ')}” ({fmt(added)} µs per token with {streams} streams).")
     return note
+
+
+SERVE_RATIONALE = """\
+Why gunicorn.conf.py uses gevent with one worker process per core. A chat holds its connection for
+the whole answer, so a worker must hold hundreds at once: gevent's greenlets and gthread's threads
+can, sync workers cannot. What limits a 2-core machine is CPU per relayed token, not memory, and
+gevent spends less of it: the relay's helper thread becomes a greenlet, so handing each token to
+the response is a greenlet switch instead of waking an OS thread. gevent runs greenlets woken by
+other greenlets (a response whose next token has arrived) for at most one switch interval per
+loop turn, then polls sockets again; with Python's 5 ms a busy worker kept reading upstream
+sockets while woken responses queued behind, so gunicorn.conf.py raises it (the candidate with a
+5 ms switch interval above is the same file otherwise). With more than one worker, gunicorn's
+gevent worker accepts one waiting connection per loop turn, so that no worker takes them all; under
+hundreds of open chats a loop turn takes tens of milliseconds, and one per turn let in fewer new
+chats than the open ones need, so new chats waited at the listening socket (that shows as TTFT)
+while the open streams kept their pace. gunicorn.conf.py accepts 2 per turn; the candidates
+accepting 1 (gunicorn's own) and 4 are the same file otherwise and show both sides of that trade:
+the more let in at once, the more CPU the open streams share. Each worker also freezes what it has
+loaded out of the garbage collector's scans once it starts (`post_worker_init`), because a full
+collection pauses every stream of that worker for as long as it scans. A single process, of either
+class, can use only one core; more processes than cores add memory without adding CPU. The price
+of gevent: a greenlet is never preempted, so one long CPU-bound step in a request (rendering a
+large catalog, say) pauses every stream of its process; the p99 added inter-token delay above is
+where that would show. Workers share cooldowns and catalog fetches through files in the instance
+folder (or Redis with `LLMCFG_REDIS_URL`), so more than one worker costs no extra upstream calls."""

@@ -55,6 +55,7 @@ class Sizes:
     ttft_bar_ms: float = 1000.0  # a chat that waits this long to start has degraded too
     stream_target: int = 500
     target_runs: int = 3  # runs of the target level, when the climb reaches it, on the same server
+    duel_rounds: int = 3  # turns each for gunicorn.conf.py and a candidate whose climb carried more (bench.duel)
     profile_seconds: float = 8.0  # py-spy over the workers at the target level; 0 skips it
 
     @property
@@ -67,7 +68,7 @@ SIZES = {
     "full": Sizes("full"),
     "tiny": Sizes("tiny", reps=3, warmup=1, peer_reps=1, peer_warmup=0, sdk_reps=1, cooldown_requests=5, relay_tokens=200,
                   relay_runs=1, start_chats=20, layer_streams=3, stream_levels=(5,), stream_tokens=20, stream_chats=1,
-                  candidates=(PRODUCTION,), catalog_reps=3, catalog_concurrency=5, profile_seconds=0),
+                  candidates=(PRODUCTION,), catalog_reps=3, catalog_concurrency=5, profile_seconds=0, duel_rounds=1),
 }
 
 

@@ -11,11 +11,13 @@ import importlib.util
 import math
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .capacity import capacity_note, runs_summary
+from .capacity import SERVE_RATIONALE, capacity_note, runs_summary
 from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
+from .duel import Duel, duel_level, duel_section, run_duel
 from .load import LoadResult, run_load
 from .profile import chat_start_cpu, profile_section, profile_served
 from .report import Row, markdown_table
@@ -89,21 +91,43 @@ def climb(steps: tuple[int, ...], measure: Callable[[int, int], Level], target_m
     return levels
 
 
-def sweep(ctx: Context, name: str, overrides: list[str], reach: int = 0) -> list[Level]:
+@contextmanager
+def serving(ctx: Context, name: str):
+    """One configuration's server of its own, its workers warmed (first requests import and build
+    what later ones reuse)."""
+    with ServedApp(ctx.env, ctx.workdir, [] if name == PRODUCTION else CANDIDATES[name], name=name) as app:
+        run_load(app.port, 16, ramp=0.5, **ctx.app_stream_load())
+        yield app
+
+
+def measure_level(ctx: Context, app: ServedApp, clients: int, run: int) -> Level:
+    sizes = ctx.sizes
+    time.sleep(1.0)  # let the last streams' sockets close before the next level
+    cpu_before = tree_cpu(app.pid)
+    with PeakMemory(app.pid) as memory:
+        load = run_load(app.port, clients, ramp=sizes.chat_seconds, chats=sizes.stream_chats, **ctx.app_stream_load())
+    return Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms, run)
+
+
+def sweep(ctx: Context, name: str, reach: int = 0) -> list[Level]:
     """Climb one configuration's levels on a server of its own (reach: see climb; candidates pass 0)."""
-    sizes, load_args = ctx.sizes, ctx.app_stream_load()
-    with ServedApp(ctx.env, ctx.workdir, overrides, name=name) as app:
-        # Warm every worker (first requests import and build what later ones reuse).
-        run_load(app.port, 16, ramp=0.5, **load_args)
+    sizes = ctx.sizes
+    with serving(ctx, name) as app:
+        return climb(sizes.stream_levels, lambda clients, run: measure_level(ctx, app, clients, run),
+                     sizes.itl_target_ms, reach, sizes.target_runs)
 
-        def measure(clients: int, run: int) -> Level:
-            time.sleep(1.0)  # let the last streams' sockets close before the next level
-            cpu_before = tree_cpu(app.pid)
-            with PeakMemory(app.pid) as memory:
-                load = run_load(app.port, clients, ramp=sizes.chat_seconds, chats=sizes.stream_chats, **load_args)
-            return Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms, run)
 
-        return climb(sizes.stream_levels, measure, sizes.itl_target_ms, reach, sizes.target_runs)
+def settle(ctx: Context, results: dict[str, list[Level]]) -> tuple[str, Duel] | None:
+    """When a candidate's climb carried more than gunicorn.conf.py's, take turns at that level (bench.duel)."""
+    target_ms, best = ctx.sizes.itl_target_ms, best_candidate(results, ctx.sizes.itl_target_ms)
+    if best in (None, PRODUCTION) or PRODUCTION not in results:
+        return None
+    carried = carried_chats(results[best], target_ms)
+    if carried <= carried_chats(results[PRODUCTION], target_ms):
+        return None
+    clients = duel_level(carried, ctx.sizes.stream_target)
+    return best, run_duel([PRODUCTION, best], clients, ctx.sizes.duel_rounds, lambda name: serving(ctx, name),
+                          lambda app, n, run: measure_level(ctx, app, n, run))
 
 
 def direct_baseline(ctx: Context, clients: int) -> LoadResult:
@@ -165,7 +189,7 @@ def serve_verdict(results: dict[str, list[Level]], target_ms: float) -> str | No
     if best == PRODUCTION:
         verdict = "that is the configuration gunicorn.conf.py holds"
     elif carried_chats(results[best], target_ms) > carried_chats(results.get(PRODUCTION, []), target_ms):
-        verdict = "it carries more chats than gunicorn.conf.py; if runs keep agreeing, move it there"
+        verdict = "its climb carried more chats than gunicorn.conf.py's; the turns below settle which carries more"
     else:
         # The tie-breaks flip from run to run; what a production change must buy is capacity.
         verdict = ("gunicorn.conf.py carries as many chats, so it stays: the serve configuration changes "
@@ -178,11 +202,11 @@ def figure_streams(ctx: Context) -> None:
     sizes = ctx.sizes
     results: dict[str, list[Level]] = {}
     for name in sizes.candidates:
-        overrides = [] if name == PRODUCTION else CANDIDATES[name]
-        if "gevent" in overrides and importlib.util.find_spec("gevent") is None:
+        if "gevent" in CANDIDATES.get(name, ()) and importlib.util.find_spec("gevent") is None:
             ctx.report.skip(f"Serve candidate {name}: gevent is not installed.")
             continue
-        results[name] = sweep(ctx, name, overrides, reach=sizes.stream_target if name == PRODUCTION else 0)
+        results[name] = sweep(ctx, name, reach=sizes.stream_target if name == PRODUCTION else 0)
+    settled = settle(ctx, results)
     baselines = {n: direct_baseline(ctx, n) for n in sorted({lv.clients for lv in results.get(PRODUCTION, [])})}
 
     figure = "4. Concurrent streams"
@@ -219,12 +243,12 @@ def figure_streams(ctx: Context) -> None:
     profile = profile_served(ctx, target) if sizes.profile_seconds and production else None
     if profile is not None and not profile.error:
         ctx.shared["served_profile"] = profile
-    _describe(ctx, results)
+    _describe(ctx, results, settled)
     if profile is not None:
         profile_section(ctx, profile)
 
 
-def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
+def _describe(ctx: Context, results: dict[str, list[Level]], settled: tuple[str, Duel] | None) -> None:
     sizes = ctx.sizes
     rows = []
     for name, levels in results.items():
@@ -253,6 +277,8 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
     verdict = serve_verdict(results, sizes.itl_target_ms)
     if verdict:
         lines.append(verdict)
+    if settled:
+        lines += ["", duel_section(settled[1], PRODUCTION, settled[0], sizes.itl_target_ms)]
     if errors:
         lines += ["", "Errors seen (first few kinds): " + "; ".join(f"`{e}`" for e in errors)]
     production_gevent = serve_settings().get("worker_class") == "gevent"
@@ -269,27 +295,3 @@ def _describe(ctx: Context, results: dict[str, list[Level]]) -> None:
             lines += ["", capacity_note(ctx, production, runs_at(production, sizes.stream_target))]
     ctx.report.section("Concurrent streams and the serve configuration", "\n".join(lines))
 
-
-SERVE_RATIONALE = """\
-Why gunicorn.conf.py uses gevent with one worker process per core. A chat holds its connection for
-the whole answer, so a worker must hold hundreds at once: gevent's greenlets and gthread's threads
-can, sync workers cannot. What limits a 2-core machine is CPU per relayed token, not memory, and
-gevent spends less of it: the relay's helper thread becomes a greenlet, so handing each token to
-the response is a greenlet switch instead of waking an OS thread. gevent runs greenlets woken by
-other greenlets (a response whose next token has arrived) for at most one switch interval per
-loop turn, then polls sockets again; with Python's 5 ms a busy worker kept reading upstream
-sockets while woken responses queued behind, so gunicorn.conf.py raises it (the candidate with a
-5 ms switch interval above is the same file otherwise). With more than one worker, gunicorn's
-gevent worker accepts one waiting connection per loop turn, so that no worker takes them all; under
-hundreds of open chats a loop turn takes tens of milliseconds, and one per turn let in fewer new
-chats than the open ones need, so new chats waited at the listening socket (that shows as TTFT)
-while the open streams kept their pace. gunicorn.conf.py accepts 2 per turn; the candidates
-accepting 1 (gunicorn's own) and 4 are the same file otherwise and show both sides of that trade:
-the more let in at once, the more CPU the open streams share. Each worker also freezes what it has
-loaded out of the garbage collector's scans once it starts (`post_worker_init`), because a full
-collection pauses every stream of that worker for as long as it scans. A single process, of either
-class, can use only one core; more processes than cores add memory without adding CPU. The price
-of gevent: a greenlet is never preempted, so one long CPU-bound step in a request (rendering a
-large catalog, say) pauses every stream of its process; the p99 added inter-token delay above is
-where that would show. Workers share cooldowns and catalog fetches through files in the instance
-folder (or Redis with `LLMCFG_REDIS_URL`), so more than one worker costs no extra upstream calls."""
