@@ -25,11 +25,6 @@ class Duel:
         return sum(not level.degraded(target_ms) for level in self.runs[name])
 
 
-def duel_level(candidate_carried: int, target: int) -> int:
-    """Where to take turns: the most chats the candidate's climb carried, never above the target."""
-    return min(candidate_carried, target)
-
-
 def take_turns(names: list[str], clients: int, rounds: int, measure: Measure) -> Duel:
     """Measure each configuration `rounds` times at `clients`, the order reversed every round."""
     runs: dict[str, list] = {name: [] for name in names}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .capacity import SERVE_RATIONALE, capacity_note, runs_summary
 from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
-from .duel import Duel, duel_level, duel_section, run_duel
+from .duel import Duel, duel_section, run_duel
 from .load import LoadResult, run_load
 from .profile import chat_start_cpu, profile_section, profile_served
 from .report import Row, markdown_table
@@ -118,14 +118,13 @@ def sweep(ctx: Context, name: str, reach: int = 0) -> list[Level]:
 
 
 def settle(ctx: Context, results: dict[str, list[Level]]) -> tuple[str, Duel] | None:
-    """When a candidate's climb carried more than gunicorn.conf.py's, take turns at that level (bench.duel)."""
-    target_ms, best = ctx.sizes.itl_target_ms, best_candidate(results, ctx.sizes.itl_target_ms)
-    if best in (None, PRODUCTION) or PRODUCTION not in results:
+    """When a candidate's climb carried more than gunicorn.conf.py's, take turns at the most chats it
+    carried, never above the target (bench.duel)."""
+    target_ms = ctx.sizes.itl_target_ms
+    best = best_candidate(results, target_ms)
+    if PRODUCTION not in results or not outcarries(results, best, target_ms):
         return None
-    carried = carried_chats(results[best], target_ms)
-    if carried <= carried_chats(results[PRODUCTION], target_ms):
-        return None
-    clients = duel_level(carried, ctx.sizes.stream_target)
+    clients = min(carried_chats(results[best], target_ms), ctx.sizes.stream_target)
     return best, run_duel([PRODUCTION, best], clients, ctx.sizes.duel_rounds, lambda name: serving(ctx, name),
                           lambda app, n, run: measure_level(ctx, app, n, run))
 
@@ -181,6 +180,12 @@ def best_candidate(results: dict[str, list[Level]], target_ms: float) -> str | N
     return best if best is not None and score(best)[0] else None
 
 
+def outcarries(results: dict[str, list[Level]], name: str | None, target_ms: float) -> bool:
+    """Whether a candidate's climb carried more chats within the bar than gunicorn.conf.py's."""
+    return name not in (None, PRODUCTION) and (
+        carried_chats(results[name], target_ms) > carried_chats(results.get(PRODUCTION, []), target_ms))
+
+
 def serve_verdict(results: dict[str, list[Level]], target_ms: float) -> str | None:
     """The sentence naming this run's best configuration and what it means for gunicorn.conf.py."""
     best = best_candidate(results, target_ms)
@@ -188,7 +193,7 @@ def serve_verdict(results: dict[str, list[Level]], target_ms: float) -> str | No
         return None
     if best == PRODUCTION:
         verdict = "that is the configuration gunicorn.conf.py holds"
-    elif carried_chats(results[best], target_ms) > carried_chats(results.get(PRODUCTION, []), target_ms):
+    elif outcarries(results, best, target_ms):
         verdict = "its climb carried more chats than gunicorn.conf.py's; the turns below settle which carries more"
     else:
         # The tie-breaks flip from run to run; what a production change must buy is capacity.
@@ -294,4 +299,3 @@ def _describe(ctx: Context, results: dict[str, list[Level]], settled: tuple[str,
         if carried_chats(production, sizes.itl_target_ms) < sizes.stream_target:
             lines += ["", capacity_note(ctx, production, runs_at(production, sizes.stream_target))]
     ctx.report.section("Concurrent streams and the serve configuration", "\n".join(lines))
-
