@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from .report import markdown_table
-from .stats import fmt
+from .stats import fmt, turn_order
 
 Measure = Callable[[str, int, int], object]  # (configuration, clients, run) -> a measured level
 
@@ -29,7 +29,7 @@ def take_turns(names: list[str], clients: int, rounds: int, measure: Measure) ->
     """Measure each configuration `rounds` times at `clients`, the order reversed every round."""
     runs: dict[str, list] = {name: [] for name in names}
     for round_index in range(rounds):
-        for name in names if round_index % 2 == 0 else names[::-1]:
+        for name in turn_order(names, round_index):
             runs[name].append(measure(name, clients, round_index + 1))
     return Duel(clients, runs)
 

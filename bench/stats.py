@@ -65,11 +65,26 @@ def repeat(action: Callable[[], object], times: int, warmup: int = 2) -> list[fl
     action may return its own measurement in seconds (a float, e.g. time to first token);
     anything else means "time the whole call".
     """
-    samples = []
+    return repeat_in_turns({"": action}, times, warmup)[""]
+
+
+def repeat_in_turns(actions: dict[str, Callable[[], object]], times: int, warmup: int = 2) -> dict[str, list[float]]:
+    """repeat() for several actions at once: each round runs every action once, in turn_order.
+
+    A shared machine's speed drifts over seconds; measured one after the other, a figure and its
+    baseline would see different machines, and their ratio would move from run to run.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in actions}
     for i in range(warmup + times):
-        started = time.perf_counter()
-        measured = action()
-        elapsed = measured if isinstance(measured, float) else time.perf_counter() - started
-        if i >= warmup:
-            samples.append(elapsed)
+        for name in turn_order(list(actions), i):
+            started = time.perf_counter()
+            measured = actions[name]()
+            elapsed = measured if isinstance(measured, float) else time.perf_counter() - started
+            if i >= warmup:
+                samples[name].append(elapsed)
     return samples
+
+
+def turn_order(names: list, round_index: int) -> list:
+    """The names in order, reversed every other round (ABBA…): neither goes first every time."""
+    return names if round_index % 2 == 0 else names[::-1]

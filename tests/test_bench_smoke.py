@@ -157,6 +157,22 @@ def test_taking_turns_reverses_the_order_every_round_and_numbers_the_turns():
     assert duel.clients == 400 and [lv.run for lv in duel.runs["candidate"]] == [1, 2, 3]
 
 
+def test_timings_in_turns_alternate_the_order_and_keep_only_the_timed_rounds():
+    from bench.stats import repeat_in_turns
+
+    calls = []
+
+    def action(name, seconds):
+        def run():
+            calls.append(name)
+            return seconds  # a measurement of its own, as a time to first token is
+        return run
+
+    samples = repeat_in_turns({"floor": action("floor", 0.001), "engine": action("engine", 0.002)}, times=3, warmup=1)
+    assert calls == ["floor", "engine", "engine", "floor", "floor", "engine", "engine", "floor"]
+    assert samples == {"floor": [0.001] * 3, "engine": [0.002] * 3}
+
+
 def test_the_turns_move_production_only_for_a_candidate_within_the_bar_more_often():
     from bench.context import PRODUCTION
     from bench.duel import Duel, duel_verdict
