@@ -74,9 +74,10 @@ def repeat_in_turns(actions: dict[str, Callable[[], object]], times: int, warmup
     A shared machine's speed drifts over seconds; measured one after the other, a figure and its
     baseline would see different machines, and their ratio would move from run to run.
     """
-    samples: dict[str, list[float]] = {name: [] for name in actions}
+    names = list(actions)
+    samples: dict[str, list[float]] = {name: [] for name in names}
     for i in range(warmup + times):
-        for name in turn_order(list(actions), i):
+        for name in turn_order(names, i):
             started = time.perf_counter()
             measured = actions[name]()
             elapsed = measured if isinstance(measured, float) else time.perf_counter() - started
