@@ -39,6 +39,14 @@ def rate_limited_round_trip(ctx: Context) -> None:
         raise RuntimeError(f"expected 429, got {response.status_code}")
 
 
+def app_ttft(ctx: Context, client: httpx.Client, config) -> float:
+    """Time to the first token of one chat through the served app; a chat without one is a failed run."""
+    timed = read_app(client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(config))
+    if timed.ttft is None:
+        raise RuntimeError(f"the served app sent no token: {timed.events[:6]}")
+    return timed.ttft
+
+
 @contextmanager
 def in_process_engine(ctx: Context) -> Iterator[Callable[[], float]]:
     """llmcfg's engine alone (no Flask, no HTTP in front): yields one timed failover, each with a
@@ -104,9 +112,7 @@ def figure_failover(ctx: Context) -> None:
                                  "429": lambda: rate_limited_round_trip(ctx), "engine": failover},
                                 ctx.sizes.reps, ctx.sizes.warmup)
     floor, rejected, engine = (Summary.of(timed[name]) for name in ("floor", "429", "engine"))
-    healthy = Summary.of(repeat(
-        lambda: read_app(ctx.client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.healthy)).ttft,
-        ctx.sizes.reps, ctx.sizes.warmup))
+    healthy = Summary.of(repeat(lambda: app_ttft(ctx, ctx.client, ctx.seeded.healthy), ctx.sizes.reps, ctx.sizes.warmup))
     ctx.shared.update(floor=floor, healthy=healthy)
     served = served_failover(ctx)
     figure = "1. Failover TTFT"
@@ -151,10 +157,11 @@ def _cooldown(ctx: Context, client: httpx.Client) -> None:
         raise RuntimeError("the primary with Retry-After did not answer 429")
     primary = ctx.seeded.cooldown_model
     calls_before = ctx.upstream.chat_calls(primary)
-    cooled, healthy = [], []
-    for _ in range(ctx.sizes.cooldown_requests):  # interleaved, so drift hits both alike
-        cooled.append(read_app(client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.cooldown)).ttft)
-        healthy.append(read_app(client, ctx.app.url, ctx.seeded.token, ctx.chat_payload(ctx.seeded.healthy)).ttft)
+    # In turns, so drift hits both alike; no warm-up rounds: each of the N requests counts.
+    ttfts = repeat_in_turns({"cooled": lambda: app_ttft(ctx, client, ctx.seeded.cooldown),
+                             "healthy": lambda: app_ttft(ctx, client, ctx.seeded.healthy)},
+                            ctx.sizes.cooldown_requests, warmup=0)
+    cooled, healthy = ttfts["cooled"], ttfts["healthy"]
     extra_calls = ctx.upstream.chat_calls(primary) - calls_before
     cooled_s, healthy_s = Summary.of(cooled), Summary.of(healthy)
     figure = "2. Cooldown"
