@@ -34,9 +34,14 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
     rate = 1000.0 / sizes.stream_interval_ms
     tokens_per_s = sizes.stream_target * rate  # what the target level needs
     cores = tokens_per_s * cpu / 1e6
-    note = f"Why {sizes.stream_target} concurrent chats are not carried here. "
+    kept = [run for run in at_target if run.keeps_pace(sizes.itl_target_ms)]
+    if at_target and len(kept) == len(at_target):
+        # The issue's bar held in every run: what failed is the p99 TTFT this benchmark adds to it.
+        note = (f"Why {sizes.stream_target} concurrent chats are not carried within this benchmark's bar here, "
+                f"which adds p99 TTFT under {fmt(sizes.ttft_bar_ms)} ms to the issue's. ")
+    else:
+        note = f"Why {sizes.stream_target} concurrent chats are not carried here. "
     if at_target:
-        kept = [run for run in at_target if run.keeps_pace(sizes.itl_target_ms)]
         runs = f"{len(kept)} of {len(at_target)} runs" if len(at_target) > 1 else ("this run" if kept else "no run")
         note += (f"Judged by the issue's bar alone, {sizes.stream_target} chats held in {runs} "
                  f"({runs_summary(at_target)}). ")

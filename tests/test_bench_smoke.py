@@ -300,9 +300,12 @@ def test_the_capacity_note_sets_the_cores_the_server_got_against_the_socket_floo
     assert "is “SSE parsing and the adapter (stream_chat)” (15.0 µs" in capacity_note(ctx, levels, levels)
     ctx.shared["layer_costs"] = costs
     assert "500 chats held in this run" in note and "accept_per_turn" in note  # kept pace, but new chats waited
+    assert note.startswith("Why 500 concurrent chats are not carried within this benchmark's bar here, which adds "
+                           "p99 TTFT under 1,000 ms to the issue's.")
 
     three = _levels((500, 44, 800), (500, 57, 1100), (500, 45, 900))
     note = capacity_note(ctx, three, three)
     assert "500 chats held in 2 of 3 runs (chats completed 1/1 / 1/1 / 1/1; p99 added ITL 44.0 / 57.0 / 45.0 ms; " \
            "p99 TTFT 800 / 1,100 / 900 ms)" in note
     assert "accept_per_turn" not in note  # the runs that kept pace also started their chats in time
+    assert note.startswith("Why 500 concurrent chats are not carried here.")  # one run missed the bar
