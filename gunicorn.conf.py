@@ -52,6 +52,9 @@ def post_worker_init(worker):
     if ggevent is not None and isinstance(worker, ggevent.GeventWorker):
         # The worker builds its server after this hook, from this module's StreamServer.
         ggevent.StreamServer = accepting_server(ggevent.StreamServer, accept_per_turn)
+        import gunicorn.util
+
+        gunicorn.util.write = send_first  # looked up at each call by gunicorn's response
 
 
 def accepting_server(server_class, per_turn: int):
@@ -70,3 +73,19 @@ def accepting_server(server_class, per_turn: int):
             self._max_accept = max(value, per_turn)
 
     return AcceptingServer
+
+
+def send_first(sock, data, chunked=False):
+    """gunicorn.util.write (one body write, framed as a chunk when chunked), sent with send() first.
+
+    gevent's sendall asks the kernel for the socket's send buffer size before every write: one
+    more system call per write, and a chat writes once per token. What the buffer has room for at
+    once (for a token, all of it) goes in one send(); sendall writes any rest.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if chunked:
+        data = b"%X\r\n%s\r\n" % (len(data), data)
+    sent = sock.send(data)
+    if sent < len(data):
+        sock.sendall(memoryview(data)[sent:])

@@ -1,11 +1,13 @@
 """gunicorn.conf.py, the production serve settings: its gevent workers accept more than one waiting
-connection per loop turn, and `make serve`'s configuration streams chats end to end."""
+connection per loop turn and write with one send() where one does, and `make serve`'s configuration
+streams chats end to end."""
 
 import runpy
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from gevent.server import StreamServer
 
 from bench.client import HELLO
@@ -46,3 +48,56 @@ def test_the_production_config_streams_chats_through_its_gevent_workers(tmp_path
             log = app.log_path.read_text()
     assert load.errors == [] and load.completed == load.chats == 16
     assert "Booting worker" in log and "Traceback" not in log
+
+
+class PartialSocket:
+    """A socket whose send() takes at most `room` bytes, as a full send buffer does."""
+
+    def __init__(self, room: int):
+        self.room, self.wire, self.calls = room, bytearray(), []
+
+    def send(self, data) -> int:
+        self.calls.append("send")
+        taken = bytes(data[:self.room])
+        self.wire += taken
+        return len(taken)
+
+    def sendall(self, data) -> None:
+        self.calls.append("sendall")
+        self.wire += bytes(data)
+
+
+def test_a_body_write_goes_out_in_one_send_when_the_socket_has_room():
+    sock = PartialSocket(room=1 << 20)
+    CONFIG["send_first"](sock, b'event: token\ndata: {"text": "Hi"}\n\n', chunked=True)
+    assert sock.calls == ["send"]
+    assert bytes(sock.wire) == b'23\r\nevent: token\ndata: {"text": "Hi"}\n\n\r\n'
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_what_one_send_could_not_take_is_written_whole_and_in_order(chunked):
+    body = bytes(range(256)) * 40
+    sock = PartialSocket(room=1000)
+    CONFIG["send_first"](sock, body, chunked=chunked)
+    assert sock.calls == ["send", "sendall"]
+    assert bytes(sock.wire) == (b"%X\r\n%s\r\n" % (len(body), body) if chunked else body)
+
+
+def test_each_gevent_worker_writes_its_responses_with_send_first(monkeypatch):
+    import gc
+    import sys
+
+    import gunicorn.util
+    from gunicorn.workers import ggevent
+
+    monkeypatch.setattr(gunicorn.util, "write", gunicorn.util.write)
+    monkeypatch.setattr(ggevent, "StreamServer", ggevent.StreamServer)
+    worker = object.__new__(ggevent.GeventWorker)  # only its class matters to the hook
+    interval = sys.getswitchinterval()
+    try:
+        CONFIG["post_worker_init"](worker)
+    finally:
+        sys.setswitchinterval(interval)
+        gc.unfreeze()
+    assert gunicorn.util.write is CONFIG["send_first"]
+    assert ggevent.StreamServer.__name__ == "AcceptingServer"
