@@ -52,8 +52,12 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
     note += (f"At its busiest level above ({top.clients} chats) the served app spent {fmt(cpu)} µs of CPU per "
              f"relayed token; {sizes.stream_target} chats at {fmt(rate)} tokens/s each would need {cores:.1f} cores "
              f"for the relay alone, on a machine with {os.cpu_count()} that also runs this benchmark's upstream and "
-             "clients. Choosing a worker class does not change that; the cost per token has to come down in the "
-             "runtime.")
+             "clients.")
+    harness = ctx.shared.get("harness_us")
+    if harness:
+        note += (f" Those take {fmt(harness)} µs of CPU per token themselves (the same load read straight from the "
+                 f"upstream): {tokens_per_s * harness / 1e6:.2f} cores at {fmt(tokens_per_s)} tokens/s.")
+    note += " Choosing a worker class does not change that; the cost per token has to come down in the runtime."
     profile = ctx.shared.get("served_profile")
     costs, streams = ctx.shared.get("layer_costs") or [], ctx.shared.get("layer_streams")
     if profile is not None:
@@ -108,7 +112,9 @@ while the open streams kept their pace. gunicorn.conf.py accepts 2 per turn; the
 accepting 1 (gunicorn's own) and 4 are the same file otherwise and show both sides of that trade:
 the more let in at once, the more CPU the open streams share. Each worker also freezes what it has
 loaded out of the garbage collector's scans once it starts (`post_worker_init`), because a full
-collection pauses every stream of that worker for as long as it scans. A single process, of either
+collection pauses every stream of that worker for as long as it scans, and writes each chunk of a
+response with one send() where the socket has room (`send_first`): gevent's sendall asks the kernel
+for the socket's buffer size before every write, one more system call per token. A single process, of either
 class, can use only one core; more processes than cores add memory without adding CPU. The price
 of gevent: a greenlet is never preempted, so one long CPU-bound step in a request (rendering a
 large catalog, say) pauses every stream of its process; the p99 added inter-token delay above is

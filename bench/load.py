@@ -36,6 +36,13 @@ class LoadResult:
     clients: int
     results: list[StreamResult]
     wall: float
+    client_cpu: float = math.nan  # seconds of CPU the load generator itself used
+    upstream_cpu: float = math.nan  # the bench upstream's, where the caller measured it
+
+    def harness_cpu_per_token_us(self) -> float:
+        """What the load generator and the upstream cost per token read (the machine they share)."""
+        tokens = sum(r.tokens for r in self.results)
+        return (self.client_cpu + self.upstream_cpu) / tokens * 1e6 if tokens else math.nan
 
     @property
     def chats(self) -> int:
@@ -65,55 +72,88 @@ def request_bytes(path: str, body: dict, headers: dict) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
 
 
+class ChatReader(asyncio.Protocol):
+    """One chat, read as the bytes arrive (a protocol: no task wakes per read).
+
+    Finds tokens with one regex per read: a client that parsed each event on its own would lag at
+    hundreds of streams and blame its lag on the server. Chunk-size lines never fall inside an
+    event (each event is written as its own chunk).
+    """
+
+    def __init__(self, request: bytes, pattern: re.Pattern, expected: int, started: float):
+        self.request, self.pattern, self.expected, self.started = request, pattern, expected, started
+        self.result = StreamResult()
+        self.finished = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.head_read = False
+        self.last: tuple[float, float] | None = None  # (received, sent) of the last token
+        self.terminal: bytes | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self.buffer += data
+        if not self.head_read:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = int(self.buffer.split(b" ", 2)[1])
+            if status != 200:
+                self.result.error = f"HTTP {status}"
+                self.transport.close()
+                return
+            self.head_read, self.buffer = True, self.buffer[end + 4:]
+        cut = self.buffer.rfind(b"\n\n")
+        if cut < 0:
+            return
+        complete, self.buffer = self.buffer[:cut + 2], self.buffer[cut + 2:]
+        result = self.result
+        for match in self.pattern.finditer(complete):
+            sent = float(match.group(1))
+            if self.last is None:
+                result.ttft = now - self.started
+            else:
+                result.added_gaps.append((now - self.last[0]) - (sent - self.last[1]))
+            self.last = (now, sent)
+            result.tokens += 1
+        self.terminal = next((t for t in TERMINALS if t in complete), None)
+        if self.terminal is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        result = self.result
+        if result.error:
+            pass  # an HTTP status other than 200
+        elif self.terminal is None:
+            result.error = f"{type(exc).__name__}: {exc}"[:200] if exc else "ended with no terminal event"
+        elif self.terminal == b"event: error":
+            result.error = "ended with event: error"
+        elif result.tokens != self.expected:
+            result.error = f"{result.tokens} of {self.expected} tokens"
+        result.ok = not result.error
+        if not self.finished.done():
+            self.finished.set_result(result)
+
+
 async def _one(port: int, request: bytes, delay: float, direct: bool, expected: int) -> StreamResult:
-    """One client. Reads raw bytes and finds tokens with one regex per read: a client that parsed
-    each event on its own would lag at hundreds of streams and blame its lag on the server.
-    Chunk-size lines never fall inside an event (each event is written as its own chunk)."""
-    result = StreamResult()
+    """One client: connect after `delay`, send the chat request, read the answer to its end."""
     await asyncio.sleep(delay)
     started = time.monotonic()
-    writer = None
-    pattern = DIRECT_TOKEN if direct else APP_TOKEN
+    reader = ChatReader(request, DIRECT_TOKEN if direct else APP_TOKEN, expected, started)
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        if status != 200:
-            result.error = f"HTTP {status}"
-            return result
-        buffer, last, terminal = b"", None, None
-        while terminal is None:
-            data = await reader.read(65536)
-            if not data:
-                break
-            now = time.monotonic()
-            buffer += data
-            cut = buffer.rfind(b"\n\n")
-            if cut < 0:
-                continue
-            complete, buffer = buffer[:cut + 2], buffer[cut + 2:]
-            for match in pattern.finditer(complete):
-                sent = float(match.group(1))
-                if last is None:
-                    result.ttft = now - started
-                else:
-                    result.added_gaps.append((now - last[0]) - (sent - last[1]))
-                last = (now, sent)
-                result.tokens += 1
-            terminal = next((t for t in TERMINALS if t in complete), None)
-        if terminal not in (b"event: done", b"data: [DONE]"):
-            result.error = f"ended with {terminal.decode() if terminal else 'no terminal event'}"
-        elif result.tokens != expected:
-            result.error = f"{result.tokens} of {expected} tokens"
-        else:
-            result.ok = True
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"[:200]
+        await asyncio.get_running_loop().create_connection(lambda: reader, "127.0.0.1", port)
+    except OSError as exc:
+        reader.result.error = f"{type(exc).__name__}: {exc}"[:200]
+        return reader.result
+    try:
+        return await reader.finished
     finally:
-        if writer is not None:
-            writer.close()
-    return result
+        if reader.transport is not None:
+            reader.transport.close()  # cancelled at the deadline: let the socket go
 
 
 async def _client(port, request, delay, direct, expected, chats) -> list[StreamResult]:
@@ -143,11 +183,12 @@ def run_load(port: int, clients: int, *, tokens: int, interval_ms: int, ramp: fl
     """
     deadline = ramp + chats * tokens * interval_ms / 1000.0 + 30.0
     request = request_bytes(path, payload, headers)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.thread_time()  # the event loop runs in this thread
     gc.disable()  # a collection pauses every stream at once, and would be blamed on the server
     try:
         results = run_loop(_run(port, request, clients, ramp, direct, tokens, chats, deadline))
     finally:
         gc.enable()
-        gc.collect()
-    return LoadResult(clients, results, time.monotonic() - started)
+    cpu = time.thread_time() - cpu
+    gc.collect()
+    return LoadResult(clients, results, time.monotonic() - started, cpu)

@@ -134,9 +134,12 @@ def direct_baseline(ctx: Context, clients: int) -> LoadResult:
     sizes, model = ctx.sizes, ctx.stream_model()
     port = int(ctx.upstream.url.rsplit(":", 1)[1])
     body = {"model": model, "messages": HELLO, "stream": True}
-    return run_load(port, clients, tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms,
+    upstream_cpu = tree_cpu(ctx.upstream.pid)
+    load = run_load(port, clients, tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms,
                     ramp=sizes.chat_seconds, direct=True, payload=body, headers={}, path="/v1/chat/completions",
                     chats=sizes.stream_chats)
+    load.upstream_cpu = tree_cpu(ctx.upstream.pid) - upstream_cpu
+    return load
 
 
 def top_within_bar(levels: list[Level], target_ms: float) -> Level | None:
@@ -216,6 +219,8 @@ def figure_streams(ctx: Context) -> None:
 
     figure = "4. Concurrent streams"
     target = sizes.stream_target
+    if target in baselines:
+        ctx.shared["harness_us"] = baselines[target].harness_cpu_per_token_us()
     production = results.get(PRODUCTION, [])
     for level in production:
         base = baselines[level.clients]
@@ -224,7 +229,7 @@ def figure_streams(ctx: Context) -> None:
             figure, f"{level.clients} concurrent chats, {sizes.stream_tokens} tokens at {sizes.stream_interval_ms} ms "
             f"(production config{run_suffix(level, production)})", level.summary(),
             f"direct: {base.completed}/{base.chats}; p99 added ITL {fmt(base.p99_added_gap() * 1000)} ms; "
-            f"p99 TTFT {fmt(base.p99_ttft() * 1000)} ms",
+            f"p99 TTFT {fmt(base.p99_ttft() * 1000)} ms; harness CPU {fmt(base.harness_cpu_per_token_us())} µs/token",
             target=f"0 errors, p99 added ITL < {fmt(sizes.itl_target_ms)} ms, p99 TTFT < {fmt(sizes.ttft_bar_ms)} ms"
             if applies else "—",
             met=not level.degraded(sizes.itl_target_ms) if applies else None))

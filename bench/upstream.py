@@ -140,33 +140,81 @@ class Upstream:
         self.chunk(writer, ('data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":%d,'
                             '"model":"%s","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
                             '"finish_reason":null}]}\n\n') % (created, model))
-        start = time.monotonic()
+        if interval:
+            sent = await Paced(writer, model, created, tokens, interval).finished
+        else:
+            sent = await self.unpaced(writer, model, created, tokens)
+        if not sent:
+            return False
+        self.chunk(writer, self.tail(model, created, tokens, usage))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def unpaced(self, writer, model: str, created: int, tokens: int) -> bool:
+        """Write the tokens as fast as the reader takes them."""
         for i in range(tokens):
-            if interval:
-                # Pace against the start, not the previous token, so a late wake-up does not drift.
-                delay = start + (i + 1) * interval - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
             self.chunk(writer, CHUNK % (created, model, f"{time.monotonic():.6f} "))
-            if writer.transport.get_write_buffer_size() > DRAIN_ABOVE or not interval and i % 64 == 63:
+            if writer.transport.get_write_buffer_size() > DRAIN_ABOVE or i % 64 == 63:
                 await writer.drain()
             if writer.transport.is_closing():
                 return False
+        return True
+
+    @staticmethod
+    def tail(model: str, created: int, tokens: int, usage: bool) -> str:
         tail = ('data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":%d,"model":"%s",'
                 '"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n') % (created, model)
         if usage:
             tail += ('data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":%d,"model":"%s",'
                      '"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":%d,"total_tokens":%d}}\n\n'
                      ) % (created, model, tokens, tokens + 5)
-        self.chunk(writer, tail + "data: [DONE]\n\n")
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
-        return True
+        return tail + "data: [DONE]\n\n"
 
     @staticmethod
     def chunk(writer, text: str) -> None:
-        data = text.encode()
-        writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+        writer.write(chunked(text))
+
+
+def chunked(text: str) -> bytes:
+    """One chunk of a chunked HTTP body: each SSE event is written as a chunk of its own."""
+    data = text.encode()
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class Paced:
+    """Write one token per interval from timer callbacks, as a model streams: at its own pace,
+    whether or not the reader keeps up (the transport buffers what the reader has not taken).
+
+    A callback per token rather than a task that sleeps between tokens: this process shares the
+    machine's cores with the server being measured, and a sleeping task costs more per token (a
+    future, a timer and a task step each time) than the callback's timer alone.
+    """
+
+    def __init__(self, writer, model: str, created: int, tokens: int, interval: float):
+        self.transport, self.model, self.created = writer.transport, model, created
+        self.tokens, self.interval, self.written = tokens, interval, 0
+        self.loop = asyncio.get_running_loop()
+        self.finished = self.loop.create_future()  # True once every token is written; False if the reader left
+        self.start = self.loop.time()  # the timers' clock
+        if tokens:
+            self.loop.call_at(self.start + interval, self.write_next)
+        else:
+            self.finished.set_result(True)
+
+    def write_next(self) -> None:
+        if self.finished.done():
+            return  # the request was cancelled: the server is shutting down
+        if self.transport.is_closing():
+            self.finished.set_result(False)
+            return
+        self.transport.write(chunked(CHUNK % (self.created, self.model, f"{time.monotonic():.6f} ")))
+        self.written += 1
+        if self.written == self.tokens:
+            self.finished.set_result(True)
+        else:
+            # Paced against the start, not the previous token, so a late wake-up does not drift.
+            self.loop.call_at(self.start + (self.written + 1) * self.interval, self.write_next)
 
 
 async def serve(port: int) -> None:

@@ -34,6 +34,8 @@ def test_tiny_run_prints_one_table_and_rewrites_the_report(tmp_path):
     assert datetime.now(timezone.utc).strftime("%Y-%m-%d") in text
     assert "Concurrent streams and the serve configuration" in text
     assert "| 4. Concurrent streams | Server CPU per one-token chat" in text
+    # Beside each level, what the load generator and the upstream cost on the machine they share with the server.
+    assert re.search(r"direct: 5/5; .*; harness CPU [0-9.,]+ µs/token \|", text)
     # The layer table has a column measured under gevent, in a child process (bench.layers_gevent).
     assert "| 3 streams, gevent (µs/token) |" in text and "| + the relay (worker thread, mailbox, SSE text) |" in text
     if importlib.util.find_spec("litellm") is None:
@@ -295,6 +297,10 @@ def test_the_capacity_note_sets_the_cores_the_server_got_against_the_socket_floo
     # 50 µs per token, less 15 for the start, leaves 35 for a path that costs 70 in one process.
     assert "35.0 µs per token remain for the token's own path; that path in one process costs 70.0 µs, already" in note
     assert "at most" not in capacity_note(SimpleNamespace(sizes=sizes, shared={}), levels, levels)
+    ctx.shared["harness_us"] = 32.0  # the load generator and upstream share the machine: 0.8 of its cores here
+    assert "Those take 32.0 µs of CPU per token themselves (the same load read straight from the upstream): " \
+           "0.80 cores at 25,000 tokens/s." in capacity_note(ctx, levels, levels)
+    del ctx.shared["harness_us"]
     # The socket read is the floor, never named as the layer to cut, even when it adds the most.
     ctx.shared["layer_costs"] = [(costs[0][0], 30.0), (costs[1][0], 40.0), (costs[2][0], 55.0)]
     assert "is “SSE parsing and the adapter (stream_chat)” (15.0 µs" in capacity_note(ctx, levels, levels)
