@@ -1,8 +1,11 @@
 """The SSE relay: heartbeats, a guaranteed terminal event, and cancellation when the client goes."""
 
+import json
 import threading
 
-from llmcfg.chat.relay import relay
+import pytest
+
+from llmcfg.chat.relay import format_event, relay
 from llmcfg.fallback import ChatEvent
 
 
@@ -91,3 +94,24 @@ def test_events_waiting_together_keep_their_order_and_one_terminal_event():
     text = "".join(writes)
     assert [text.index(f'"text": "{i}"') for i in range(5)] == sorted(text.index(f'"text": "{i}"') for i in range(5))
     assert text.endswith("event: done\ndata: {}\n\n") and text.count("event: done") == 1
+
+
+# Every kind of character a token may hold: controls, quotes, backslashes, accents, scripts, line and
+# paragraph separators, the last code point before the surrogates, and characters beyond the BMP.
+TOKEN_TEXTS = ["", "plain", 'say "hi"', "back\\slash", "tab\tnew\nline\r\b\f", "\x00\x01\x1f\x7f",
+               "héllo wörld", "日本語のテキスト", "\u2028\u2029", "\ud7ff\ue000\uffff", "😀 🧪 𝄞", "</script>",
+               "".join(chr(c) for c in range(0xD800))]
+
+
+@pytest.mark.parametrize("text", TOKEN_TEXTS)
+def test_a_token_event_reads_as_the_standard_json_rendering_of_its_text(text):
+    framed = format_event(ChatEvent("token", {"text": text}))
+    assert framed == f"event: token\ndata: {json.dumps({'text': text}, ensure_ascii=False)}\n\n"
+
+
+def test_a_token_orjson_refuses_still_goes_out_as_before():
+    lone = "half an emoji: \ud83d"  # a lone surrogate, as a chunk's "\ud83d" escape reads
+    assert format_event(ChatEvent("token", {"text": lone})) == \
+        f"event: token\ndata: {json.dumps({'text': lone}, ensure_ascii=False)}\n\n"
+    # Events with more than the text are written by the standard library as a whole.
+    assert format_event(ChatEvent("token", {"text": "a", "index": 1})) == 'event: token\ndata: {"text": "a", "index": 1}\n\n'

@@ -1,5 +1,6 @@
 """The shared error vocabulary: statuses, Retry-After, provider error bodies, key scrubbing."""
 
+import math
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
@@ -115,3 +116,24 @@ def test_a_json_error_body_without_a_status_is_a_stream_error():
         json_body_error('{"error":{"code":502,"message":"Bad gateway"}}', secret=None, label="X").reason
         == R.SERVER_ERROR
     )
+
+
+def test_a_chunk_parses_whatever_the_standard_json_reader_accepts():
+    from llmcfg.providers.wire import parse_chunk
+
+    chunk = '{"choices":[{"delta":{"content":"é \\u00e9 😀"}}],"usage":{"completion_tokens":3}}'
+    assert parse_chunk(chunk, label="OpenAI") == {"choices": [{"delta": {"content": "é é 😀"}}],
+                                                   "usage": {"completion_tokens": 3}}
+    # orjson refuses these two; the standard library reads them, and so did every earlier release.
+    assert parse_chunk('{"choices":[{"delta":{"content":"\\ud83d"}}]}', label="OpenAI") == \
+        {"choices": [{"delta": {"content": "\ud83d"}}]}
+    assert math.isnan(parse_chunk('{"score": NaN}', label="OpenAI")["score"])
+
+
+@pytest.mark.parametrize(("data", "why"), [("{not json", "invalid JSON"), ("[1, 2]", "not a JSON object")])
+def test_a_chunk_that_is_not_a_json_object_is_a_malformed_stream(data, why):
+    from llmcfg.providers.wire import parse_chunk
+
+    with pytest.raises(R.ProviderError) as caught:
+        parse_chunk(data, label="OpenAI")
+    assert why in str(caught.value)

@@ -9,6 +9,7 @@ import time
 from email.utils import parsedate_to_datetime
 
 import httpx
+import orjson
 
 from .base import (
     AUTH_FAILED,
@@ -203,10 +204,18 @@ def transport_error(exc: Exception, *, label: str, streaming: bool = False) -> P
 
 
 def parse_chunk(data: str, *, label: str) -> dict:
+    """One streamed event's JSON object (one per token, so read with orjson, at a fraction of the CPU).
+
+    orjson refuses a few things the standard library reads (a lone surrogate escape, NaN); those
+    get a second reading there, so no chunk that parsed before fails now.
+    """
     try:
-        chunk = json.loads(data)
+        chunk = orjson.loads(data)
     except ValueError:
-        raise malformed("invalid JSON", label=label) from None
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise malformed("invalid JSON", label=label) from None
     if not isinstance(chunk, dict):
         raise malformed("not a JSON object", label=label)
     return chunk
