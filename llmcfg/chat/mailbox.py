@@ -7,11 +7,10 @@ heard nothing for a while, goes to a single timer thread per process that checks
 stream a few times per heartbeat interval.
 """
 
+import os
 import threading
 import time
 from collections import deque
-
-from ..watcher import ProcessWatcher
 
 PING = object()  # what take() returns when a heartbeat is due and nothing else is waiting
 
@@ -56,19 +55,43 @@ class Mailbox:
         self._ping_due = False
 
 
-class HeartbeatTimer(ProcessWatcher):
-    """Pings idle mailboxes, for the whole process (see ProcessWatcher)."""
+class HeartbeatTimer:
+    """One daemon thread per process (a greenlet under gevent) that pings idle mailboxes."""
 
-    thread_name = "llmcfg-heartbeats"
     CHECKS_PER_INTERVAL = 4  # a ping goes out between 1 and 1.25 heartbeat intervals of silence
     IDLE_TICK = 1.0
 
-    def pause(self, mailboxes: list[Mailbox]) -> float:
-        tick = min((m.heartbeat for m in mailboxes), default=self.IDLE_TICK * self.CHECKS_PER_INTERVAL)
-        return min(tick / self.CHECKS_PER_INTERVAL, self.IDLE_TICK)
+    def __init__(self):
+        self._after_fork()
+        # A thread does not survive fork (gunicorn forks its workers), and the parent's lock may
+        # have been held by it at that moment: a forked child starts afresh.
+        os.register_at_fork(after_in_child=self._after_fork)
 
-    def check(self, mailbox: Mailbox, now: float) -> None:
-        mailbox.ping_if_idle(now)
+    def _after_fork(self) -> None:
+        self._open: set[Mailbox] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, mailbox: Mailbox) -> None:
+        with self._lock:
+            self._open.add(mailbox)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llmcfg-heartbeats", daemon=True)
+                self._thread.start()
+
+    def discard(self, mailbox: Mailbox) -> None:
+        with self._lock:
+            self._open.discard(mailbox)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                mailboxes = list(self._open)
+            tick = min((m.heartbeat for m in mailboxes), default=self.IDLE_TICK * self.CHECKS_PER_INTERVAL)
+            time.sleep(min(tick / self.CHECKS_PER_INTERVAL, self.IDLE_TICK))
+            now = time.monotonic()
+            for mailbox in mailboxes:
+                mailbox.ping_if_idle(now)
 
 
 heartbeats = HeartbeatTimer()

@@ -8,9 +8,10 @@ itself (connection.AnswerStream). A read times out between its timeout and a qua
 most TICK_MAX) later.
 """
 
+import os
 import socket
-
-from ..watcher import ProcessWatcher
+import threading
+import time
 
 TICK_MAX = 0.25  # seconds between checks at most
 
@@ -31,31 +32,48 @@ class Deadline:
         return since is not None and now - since > self.timeout
 
 
-class DeadlineWatch(ProcessWatcher):
-    """Hangs up on overdue reads, for the whole process (see ProcessWatcher)."""
+class DeadlineWatch:
+    """The process's watcher: a daemon thread (a greenlet under gevent) that starts with the first body."""
 
-    thread_name = "llmcfg-read-deadlines"
+    def __init__(self):
+        self._after_fork()
+        # A thread does not survive fork (gunicorn forks its workers), and the parent's lock may
+        # have been held by it at that moment: a forked child starts afresh.
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._open: set[Deadline] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def watch(self, sock: socket.socket, timeout: float) -> Deadline:
         deadline = Deadline(sock, timeout)
-        self.add(deadline)
+        with self._lock:
+            self._open.add(deadline)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llmcfg-read-deadlines", daemon=True)
+                self._thread.start()
         return deadline
 
     def release(self, deadline: Deadline) -> None:
         deadline.reading_since = None  # the socket may go back to the pool: never hang up on it now
-        self.discard(deadline)
+        with self._lock:
+            self._open.discard(deadline)
 
-    def pause(self, deadlines: list[Deadline]) -> float:
-        shortest = min((d.timeout for d in deadlines), default=TICK_MAX * 4)
-        return min(shortest / 4, TICK_MAX)
-
-    def check(self, deadline: Deadline, now: float) -> None:
-        if not deadline.expired and deadline.overdue(now):
-            deadline.expired = True
-            try:
-                deadline.sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
-            except OSError:
-                pass
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                deadlines = list(self._open)
+            shortest = min((d.timeout for d in deadlines), default=TICK_MAX * 4)
+            time.sleep(min(shortest / 4, TICK_MAX))
+            now = time.monotonic()
+            for deadline in deadlines:
+                if not deadline.expired and deadline.overdue(now):
+                    deadline.expired = True
+                    try:
+                        deadline.sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+                    except OSError:
+                        pass
 
 
 deadlines = DeadlineWatch()
