@@ -24,8 +24,6 @@ from functools import cache
 
 import httpcore
 
-from .deadlines import deadlines
-
 READ_SIZE = 64 * 1024
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a method or header name (RFC 9110)
 _UNSAFE_VALUE = re.compile(rb"[\r\n\x00]")
@@ -183,7 +181,7 @@ class BufferedConnection(httpcore.ConnectionInterface):
             status=answer.status,
             headers=[(name.encode("latin-1"), _FOLDED.sub(" ", value).encode("latin-1"))
                      for name, value in answer.getheaders()],
-            content=AnswerStream(self, answer, timeouts.get("read")),
+            content=AnswerStream(self, answer),
             extensions={
                 "http_version": b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1",
                 "reason_phrase": answer.reason.encode("latin-1", "replace"),
@@ -265,45 +263,24 @@ class BufferedConnection(httpcore.ConnectionInterface):
 class AnswerStream:
     """The body of one answer, as http.client hands it over: each chunk as soon as it arrives."""
 
-    def __init__(self, connection: BufferedConnection, answer: Answer, read_timeout: float | None = None):
+    def __init__(self, connection: BufferedConnection, answer: Answer):
         self._connection = connection
         self._answer = answer
-        self._read_timeout = read_timeout
         self._closed = self._failed = False
 
     def __iter__(self) -> Iterator[bytes]:
         answer = self._answer
         read1 = answer.read1
-        deadline, sock = None, self._connection._sock
-        if self._read_timeout is not None and sock is not None:
-            # One timer per process instead of one per read (deadlines.py); the head was read with
-            # the socket's own timeout, and the next request on this connection sets it again.
-            sock.settimeout(None)
-            deadline = deadlines.watch(sock, self._read_timeout)
         try:
             with mapped(httpcore.ReadTimeout, httpcore.ReadError):
-                while True:
-                    if deadline is not None:
-                        deadline.reading_since = time.monotonic()
-                    chunk = read1(READ_SIZE)
-                    if deadline is not None:
-                        deadline.reading_since = None  # what the reader does with a chunk is not a wait
-                    if not chunk:
-                        break
+                while chunk := read1(READ_SIZE):
                     yield chunk
-            if deadline is not None and deadline.expired:
-                raise httpcore.ReadTimeout("timed out")  # the watcher's hang-up ended the body, not the server
             if not answer.chunked and answer.length:  # http.client ends quietly at an early hang-up
                 raise httpcore.RemoteProtocolError(INCOMPLETE_BODY)
-        except BaseException as exc:
+        except BaseException:
             self._failed = True  # http.client may have closed its reader on the way: not a clean end
             self.close()
-            if deadline is not None and deadline.expired and not isinstance(exc, (httpcore.ReadTimeout, GeneratorExit)):
-                raise httpcore.ReadTimeout("timed out") from exc  # what the hang-up made of the read
             raise
-        finally:
-            if deadline is not None:
-                deadlines.release(deadline)
 
     def complete(self) -> bool:
         answer = self._answer
