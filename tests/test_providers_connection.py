@@ -1,8 +1,11 @@
 """An upstream connection read by http.client: answers stream chunk by chunk, requests go out as
-httpx built them, connections are kept only when their answer was read to its end, TLS is verified."""
+httpx built them, connections are kept only when their answer was read to its end, TLS is
+verified, and a body that stops arriving times out."""
 
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from contextlib import closing
@@ -320,3 +323,99 @@ def test_a_request_that_asks_to_close_is_not_followed_by_another_on_its_connecti
         client.get(url, headers={"Connection": "close"})
         client.get(url)
     assert server.connections == 2
+
+
+def timed_client(read: float) -> httpx.Client:
+    limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
+    return httpx.Client(timeout=httpx.Timeout(5.0, read=read), transport=UpstreamTransport(limits))
+
+
+@pytest.mark.parametrize("framing", [b"transfer-encoding: chunked\r\n\r\n" + chunk(b"first"),
+                                     b"connection: close\r\n\r\nfirst"])  # read to the hang-up
+def test_a_body_that_stops_arriving_times_out_after_the_read_timeout(serve, framing):
+    stop = threading.Event()
+
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + framing)
+        stop.wait(10)  # then nothing, with the connection open
+
+    server = serve(answer)
+    try:
+        with closing(timed_client(read=0.3)) as client, \
+                client.stream("GET", f"http://127.0.0.1:{server.port}/") as response:
+            chunks = response.iter_raw()
+            assert next(chunks) == b"first"
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                next(chunks)
+            waited = time.monotonic() - started
+    finally:
+        stop.set()
+    assert 0.3 <= waited < 2.0
+
+
+def test_time_the_reader_spends_between_chunks_is_not_a_read_timeout(serve):
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + b"transfer-encoding: chunked\r\n\r\n")
+        for word in (b"one", b"two", b"three"):
+            conn.sendall(chunk(word))
+        conn.sendall(b"0\r\n\r\n")
+
+    server = serve(answer)
+    read = []
+    with closing(timed_client(read=0.2)) as client, client.stream("GET", f"http://127.0.0.1:{server.port}/") as response:
+        for part in response.iter_raw():
+            read.append(part)
+            time.sleep(0.5)  # longer than the read timeout, spent by the reader, not waiting on the server
+    assert b"".join(read) == b"onetwothree"
+
+
+def test_after_a_body_read_without_a_socket_timeout_the_next_answer_head_still_times_out(serve):
+    def answer(conn, request, number):
+        if number == 1:
+            conn.sendall(OK_HEAD + b"content-length: 2\r\n\r\nok")
+        else:
+            time.sleep(1.5)  # the second answer's head comes late
+
+    server = serve(answer)
+    with closing(timed_client(read=0.3)) as client:
+        assert client.get(f"http://127.0.0.1:{server.port}/").text == "ok"
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            client.get(f"http://127.0.0.1:{server.port}/")
+        assert time.monotonic() - started < 1.2
+    assert server.connections == 1  # the second request went out on the kept connection
+
+
+GEVENT_STALL = """
+from gevent import monkey; monkey.patch_all()
+import socket, threading, time
+import httpx
+from llmcfg.providers.transport import UpstreamTransport
+
+listener = socket.create_server(("127.0.0.1", 0))
+def serve():
+    conn, _ = listener.accept()
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\ntransfer-encoding: chunked\\r\\n\\r\\n5\\r\\nfirst\\r\\n")
+    time.sleep(10)
+threading.Thread(target=serve, daemon=True).start()
+client = httpx.Client(timeout=httpx.Timeout(5.0, read=0.3), transport=UpstreamTransport(httpx.Limits()))
+with client.stream("GET", f"http://127.0.0.1:{listener.getsockname()[1]}/") as response:
+    chunks = response.iter_raw()
+    print(next(chunks).decode())
+    started = time.monotonic()
+    try:
+        next(chunks)
+    except httpx.ReadTimeout:
+        print("timed out", round(time.monotonic() - started, 1))
+"""
+
+
+def test_a_stalled_body_times_out_under_gevent_too():
+    """The production workers run the watcher as a greenlet: its hang-up must wake the blocked read there."""
+    done = subprocess.run([sys.executable, "-c", GEVENT_STALL], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, outcome = done.stdout.splitlines()
+    assert first == "first" and outcome.startswith("timed out ")
+    assert 0.3 <= float(outcome.split()[-1]) < 2.0
