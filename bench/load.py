@@ -126,17 +126,20 @@ class ChatReader(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         result = self.result
-        if result.error:
-            pass  # an HTTP status other than 200
-        elif self.terminal is None:
-            result.error = f"{type(exc).__name__}: {exc}"[:200] if exc else "ended with no terminal event"
-        elif self.terminal == b"event: error":
-            result.error = "ended with event: error"
-        elif result.tokens != self.expected:
-            result.error = f"{result.tokens} of {self.expected} tokens"
+        result.error = result.error or self.fault(exc)  # an HTTP status other than 200 was already said
         result.ok = not result.error
         if not self.finished.done():
             self.finished.set_result(result)
+
+    def fault(self, exc: Exception | None) -> str:
+        """What went wrong with an answer that came back 200, or "" if nothing did."""
+        if self.terminal is None:
+            return f"{type(exc).__name__}: {exc}"[:200] if exc else "ended with no terminal event"
+        if self.terminal == b"event: error":
+            return "ended with event: error"
+        if self.result.tokens != self.expected:
+            return f"{self.result.tokens} of {self.expected} tokens"
+        return ""
 
 
 async def _one(port: int, request: bytes, delay: float, direct: bool, expected: int) -> StreamResult:

@@ -154,7 +154,7 @@ class Upstream:
     async def unpaced(self, writer, model: str, created: int, tokens: int) -> bool:
         """Write the tokens as fast as the reader takes them."""
         for i in range(tokens):
-            self.chunk(writer, CHUNK % (created, model, f"{time.monotonic():.6f} "))
+            writer.write(token_chunk(created, model))
             if writer.transport.get_write_buffer_size() > DRAIN_ABOVE or i % 64 == 63:
                 await writer.drain()
             if writer.transport.is_closing():
@@ -180,6 +180,11 @@ def chunked(text: str) -> bytes:
     """One chunk of a chunked HTTP body: each SSE event is written as a chunk of its own."""
     data = text.encode()
     return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def token_chunk(created: int, model: str) -> bytes:
+    """One token's event, its text the moment it is written (see the module's text)."""
+    return chunked(CHUNK % (created, model, f"{time.monotonic():.6f} "))
 
 
 class Paced:
@@ -208,7 +213,7 @@ class Paced:
         if self.transport.is_closing():
             self.finished.set_result(False)
             return
-        self.transport.write(chunked(CHUNK % (self.created, self.model, f"{time.monotonic():.6f} ")))
+        self.transport.write(token_chunk(self.created, self.model))
         self.written += 1
         if self.written == self.tokens:
             self.finished.set_result(True)
