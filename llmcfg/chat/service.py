@@ -99,6 +99,26 @@ def _chain_statement() -> sa.Select:
     )
 
 
+@functools.cache
+def _homework_statement() -> sa.Select:
+    """A homework of one organization, with its course and organization (built once, as the chain's)."""
+    return (
+        scoped_select(Homework, sa.bindparam("org_id", type_=sa.Integer))
+        .where(Homework.id == sa.bindparam("ident", type_=sa.Integer))
+        .options(so.contains_eager(Homework.course).joinedload(Course.organization))
+    )
+
+
+@functools.cache
+def _course_statement() -> sa.Select:
+    """A course of one organization, with its organization (built once, as the chain's)."""
+    return (
+        scoped_select(Course, sa.bindparam("org_id", type_=sa.Integer))
+        .where(Course.id == sa.bindparam("ident", type_=sa.Integer))
+        .options(so.joinedload(Course.organization))
+    )
+
+
 def load_chain(start_id: int | None, org_id: int) -> dict[int, LLMConfig]:
     """Load a config and the configs its fallback links reach, with credentials, in one query.
 
@@ -129,19 +149,13 @@ def resolve(payload: dict, org_id: int) -> tuple[EffectiveConfig, dict[int, LLMC
             raise ChatInputError(f"No config with id {ident} in your organization.", 404)
         return EffectiveConfig(configs[ident], "config", configs[ident].name), configs
     if key == "homework_id":
-        homework = db.session.scalar(
-            scoped_select(Homework, org_id)
-            .where(Homework.id == ident)
-            .options(so.contains_eager(Homework.course).joinedload(Course.organization))
-        )
+        homework = db.session.scalar(_homework_statement(), {"ident": ident, "org_id": org_id})
         if homework is None:
             raise ChatInputError(f"No homework with id {ident} in your organization.", 404)
         where, course = {"homework": homework}, homework.course
         first = homework.llm_config_id
     else:
-        course = db.session.scalar(
-            scoped_select(Course, org_id).where(Course.id == ident).options(so.joinedload(Course.organization))
-        )
+        course = db.session.scalar(_course_statement(), {"ident": ident, "org_id": org_id})
         if course is None:
             raise ChatInputError(f"No course with id {ident} in your organization.", 404)
         where, first = {"course": course}, None
