@@ -413,7 +413,7 @@ with client.stream("GET", f"http://127.0.0.1:{listener.getsockname()[1]}/") as r
 
 
 def test_a_stalled_body_times_out_under_gevent_too():
-    """The production workers run the watcher as a greenlet: its hang-up must wake the blocked read there."""
+    """The production workers wait on sockets through gevent's event loop: the read timeout holds there too."""
     done = subprocess.run([sys.executable, "-c", GEVENT_STALL], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     first, outcome = done.stdout.splitlines()
