@@ -100,22 +100,14 @@ def _chain_statement() -> sa.Select:
 
 
 @functools.cache
-def _homework_statement() -> sa.Select:
-    """A homework of one organization, with its course and organization (built once, as the chain's)."""
+def _statement_by_id(model) -> sa.Select:
+    """A homework or course of one organization, with the parents it inherits from (built once, as the chain's)."""
+    parents = (so.contains_eager(Homework.course).joinedload(Course.organization) if model is Homework
+               else so.joinedload(Course.organization))
     return (
-        scoped_select(Homework, sa.bindparam("org_id", type_=sa.Integer))
-        .where(Homework.id == sa.bindparam("ident", type_=sa.Integer))
-        .options(so.contains_eager(Homework.course).joinedload(Course.organization))
-    )
-
-
-@functools.cache
-def _course_statement() -> sa.Select:
-    """A course of one organization, with its organization (built once, as the chain's)."""
-    return (
-        scoped_select(Course, sa.bindparam("org_id", type_=sa.Integer))
-        .where(Course.id == sa.bindparam("ident", type_=sa.Integer))
-        .options(so.joinedload(Course.organization))
+        scoped_select(model, sa.bindparam("org_id", type_=sa.Integer))
+        .where(model.id == sa.bindparam("ident", type_=sa.Integer))
+        .options(parents)
     )
 
 
@@ -149,13 +141,13 @@ def resolve(payload: dict, org_id: int) -> tuple[EffectiveConfig, dict[int, LLMC
             raise ChatInputError(f"No config with id {ident} in your organization.", 404)
         return EffectiveConfig(configs[ident], "config", configs[ident].name), configs
     if key == "homework_id":
-        homework = db.session.scalar(_homework_statement(), {"ident": ident, "org_id": org_id})
+        homework = db.session.scalar(_statement_by_id(Homework), {"ident": ident, "org_id": org_id})
         if homework is None:
             raise ChatInputError(f"No homework with id {ident} in your organization.", 404)
         where, course = {"homework": homework}, homework.course
         first = homework.llm_config_id
     else:
-        course = db.session.scalar(_course_statement(), {"ident": ident, "org_id": org_id})
+        course = db.session.scalar(_statement_by_id(Course), {"ident": ident, "org_id": org_id})
         if course is None:
             raise ChatInputError(f"No course with id {ident} in your organization.", 404)
         where, first = {"course": course}, None
