@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 from .context import Context
 from .layers import added_per_layer
+from .levels import median_cpu_us
 from .stats import fmt
 
 if TYPE_CHECKING:
-    from .streams import Level
+    from .levels import Level
 
 
 def runs_summary(runs: list["Level"]) -> str:
@@ -58,6 +59,9 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
         note += (f" Those take {fmt(harness)} µs of CPU per token themselves (the same load read straight from the "
                  f"upstream): {tokens_per_s * harness / 1e6:.2f} cores at {fmt(tokens_per_s)} tokens/s.")
     note += " Choosing a worker class does not change that; the cost per token has to come down in the runtime."
+    floor = ctx.shared.get("bare_relay")
+    if floor:
+        note += " " + floor_sentence(floor, cpu, sizes.itl_target_ms)
     profile = ctx.shared.get("served_profile")
     costs, streams = ctx.shared.get("layer_costs") or [], ctx.shared.get("layer_streams")
     if profile is not None:
@@ -93,6 +97,19 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
         note += (f" Above the socket read, the largest layer in “Where a relayed token's CPU goes” under gevent is "
                  f"“{name.lstrip('+ ')}” ({fmt(added)} µs per token with {streams} streams).")
     return note
+
+
+def floor_sentence(floor: list["Level"], app_cpu: float, target_ms: float) -> str:
+    """What the bare relay (bench.bare_relay) says about where the limit lies."""
+    floor_cpu = median_cpu_us(floor)
+    kept = sum(run.keeps_pace(target_ms) for run in floor)
+    said = (f"A bare relay under gevent with as many processes (the upstream's bytes copied to the client, no HTTP "
+            f"parsing, no app) held {floor[0].clients} chats within the issue's bar in {kept} of {len(floor)} runs "
+            f"({runs_summary(floor)}), at {fmt(floor_cpu)} µs of CPU per token: ")
+    if kept == len(floor):
+        return said + (f"this machine carries them through Python and gevent, so what is missing is in the app's "
+                       f"own path, which costs {app_cpu / floor_cpu:.2f} times that.")
+    return said + "not even that carries them here, so this machine, not the app's path, sets the limit."
 
 
 SERVE_RATIONALE = """\

@@ -104,5 +104,13 @@ class Context:
                     payload={"config_id": self.seeded.configs[self.stream_model()], "messages": HELLO},
                     headers={"Authorization": f"Bearer {self.seeded.token}"}, path="/api/chat/stream")
 
+    def direct_stream_load(self) -> dict:
+        """run_load's arguments for the same chats sent to the bench upstream's own API (or the bare relay)."""
+        from .client import HELLO
+
+        return dict(tokens=self.sizes.stream_tokens, interval_ms=self.sizes.stream_interval_ms, direct=True,
+                    payload={"model": self.stream_model(), "messages": HELLO, "stream": True}, headers={},
+                    path="/v1/chat/completions")
+
     def relay_models(self) -> tuple[str, str]:
         return f"ok-{self.sizes.relay_tokens}-{self.sizes.relay_interval_ms}", f"ok-{self.sizes.relay_tokens}-0"

@@ -8,52 +8,19 @@ The server is started afresh for each configuration so its peak memory is its ow
 """
 
 import importlib.util
-import math
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from .capacity import SERVE_RATIONALE, capacity_note, runs_summary
-from .client import HELLO
 from .context import CANDIDATES, PRODUCTION, Context
 from .duel import Duel, duel_section, run_duel
-from .load import LoadResult, run_load
+from .levels import (MIB, Level, direct_baseline, floor_runs, measure_level, median_cpu_us, run_suffix,
+                     runs_at)
+from .load import run_load
 from .profile import chat_start_cpu, profile_section, profile_served
 from .report import Row, markdown_table
-from .served import PeakMemory, ServedApp, serve_settings, tree_cpu
+from .served import ServedApp, serve_settings
 from .stats import fmt
-
-MIB = 1024 * 1024
-
-
-@dataclass
-class Level:
-    clients: int
-    load: LoadResult
-    peak_rss: int
-    cpu_seconds: float  # the server's process tree, over this level
-
-    def cpu_per_token_us(self) -> float:
-        tokens = sum(r.tokens for r in self.load.results)
-        return self.cpu_seconds / tokens * 1e6 if tokens else math.nan
-
-    ttft_bar_ms: float = 1000.0
-    run: int = 1  # the target level is measured more than once (Sizes.target_runs)
-
-    def keeps_pace(self, target_ms: float) -> bool:
-        """The issue's bar: every chat completed and p99 added inter-token delay under the target."""
-        return self.load.completed == self.load.chats and self.load.p99_added_gap() * 1000 < target_ms
-
-    def degraded(self, target_ms: float) -> bool:
-        # The bench's bar adds TTFT: a server that keeps its open streams on pace by leaving new
-        # chats waiting at the listening socket for seconds has not carried them.
-        return not self.keeps_pace(target_ms) or not self.load.p99_ttft() * 1000 < self.ttft_bar_ms
-
-    def summary(self) -> str:
-        return (f"{self.load.completed}/{self.load.chats} chats completed; p99 added ITL {fmt(self.load.p99_added_gap() * 1000)} ms; "
-                f"p99 TTFT {fmt(self.load.p99_ttft() * 1000)} ms; peak RSS {fmt(self.peak_rss / MIB)} MiB; "
-                f"server CPU {fmt(self.cpu_per_token_us())} µs/token")
 
 
 def production_settings() -> str:
@@ -100,15 +67,6 @@ def serving(ctx: Context, name: str):
         yield app
 
 
-def measure_level(ctx: Context, app: ServedApp, clients: int, run: int) -> Level:
-    sizes = ctx.sizes
-    time.sleep(1.0)  # let the last streams' sockets close before the next level
-    cpu_before = tree_cpu(app.pid)
-    with PeakMemory(app.pid) as memory:
-        load = run_load(app.port, clients, ramp=sizes.chat_seconds, chats=sizes.stream_chats, **ctx.app_stream_load())
-    return Level(clients, load, memory.peak, tree_cpu(app.pid) - cpu_before, sizes.ttft_bar_ms, run)
-
-
 def sweep(ctx: Context, name: str, reach: int = 0) -> list[Level]:
     """Climb one configuration's levels on a server of its own (reach: see climb; candidates pass 0)."""
     sizes = ctx.sizes
@@ -129,19 +87,6 @@ def settle(ctx: Context, results: dict[str, list[Level]]) -> tuple[str, Duel] | 
                           lambda app, n, run: measure_level(ctx, app, n, run))
 
 
-def direct_baseline(ctx: Context, clients: int) -> LoadResult:
-    """The same load read straight from the upstream: what the load generator and upstream add."""
-    sizes, model = ctx.sizes, ctx.stream_model()
-    port = int(ctx.upstream.url.rsplit(":", 1)[1])
-    body = {"model": model, "messages": HELLO, "stream": True}
-    upstream_cpu = tree_cpu(ctx.upstream.pid)
-    load = run_load(port, clients, tokens=sizes.stream_tokens, interval_ms=sizes.stream_interval_ms,
-                    ramp=sizes.chat_seconds, direct=True, payload=body, headers={}, path="/v1/chat/completions",
-                    chats=sizes.stream_chats)
-    load.upstream_cpu = tree_cpu(ctx.upstream.pid) - upstream_cpu
-    return load
-
-
 def top_within_bar(levels: list[Level], target_ms: float) -> Level | None:
     """The last level with every run within the bar before the first one that degraded (its worst
     run by TTFT), if any was."""
@@ -152,17 +97,6 @@ def top_within_bar(levels: list[Level], target_ms: float) -> Level | None:
             break  # a higher level measured after this (the target) does not count as carried
         top = max(runs, key=lambda run: run.load.p99_ttft())
     return top
-
-
-def run_suffix(level: Level, levels: list[Level]) -> str:
-    """", run 2 of 3" for a level measured more than once, else nothing."""
-    runs = len(runs_at(levels, level.clients))
-    return f", run {level.run} of {runs}" if runs > 1 else ""
-
-
-def runs_at(levels: list[Level], clients: int) -> list[Level]:
-    """Every run measured with this many chats (none if the level was not measured)."""
-    return [lv for lv in levels if lv.clients == clients]
 
 
 def carried_chats(levels: list[Level], target_ms: float) -> int:
@@ -206,6 +140,18 @@ def serve_verdict(results: dict[str, list[Level]], target_ms: float) -> str | No
             f"then the least memory): {verdict}.")
 
 
+def floor_row(figure: str, floor: list[Level], app: list[Level], target_ms: float) -> Row:
+    """The target level through the bare relay beside the served app's runs of it: CPU per token, medians."""
+    floor_cpu, app_cpu = median_cpu_us(floor), median_cpu_us(app)
+    kept = sum(run.keeps_pace(target_ms) for run in floor)
+    return Row(figure, f"{floor[0].clients} concurrent chats through a bare relay: the upstream's bytes copied to the "
+               "client under gevent, as many processes as gunicorn.conf.py (the floor under the app, every run)",
+               f"{kept} of {len(floor)} runs within the issue's bar: {runs_summary(floor)}; "
+               f"CPU {fmt(floor_cpu)} µs/token (median)",
+               f"served app, same chats: CPU {fmt(app_cpu)} µs/token (median of its runs)",
+               ratio=f"{app_cpu / floor_cpu:.2f}× (app / bare relay)")
+
+
 def figure_streams(ctx: Context) -> None:
     sizes = ctx.sizes
     results: dict[str, list[Level]] = {}
@@ -246,6 +192,9 @@ def figure_streams(ctx: Context) -> None:
                 target=f"0 errors, p99 added ITL < {fmt(sizes.itl_target_ms)} ms",
                 met=kept == len(at_target)))
     if production:
+        busiest = max(level.clients for level in production)  # the target, whenever the climb reached it
+        ctx.shared["bare_relay"] = floor = floor_runs(ctx, busiest)
+        ctx.report.add(floor_row(figure, floor, runs_at(production, busiest), sizes.itl_target_ms))
         start_ms = ctx.shared["start_cpu_ms"] = chat_start_cpu(ctx)
         ctx.report.add(Row(figure, "Server CPU per one-token chat: what a chat's start and end cost (production config)",
                            f"{fmt(start_ms, 2)} ms ({fmt(start_ms * 1000 / sizes.stream_tokens)} µs per token of a "

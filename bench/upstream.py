@@ -230,31 +230,22 @@ async def serve(port: int) -> None:
         await server.serve_forever()
 
 
-class UpstreamProcess:
-    """Run the upstream in a child process; read its counters over HTTP."""
+class ListeningProcess:
+    """A bench module run in a child process on 127.0.0.1, ready once it prints `listening on HOST:PORT`."""
 
-    def __init__(self):
+    def __init__(self, module: str, *args: str, what: str):
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.upstream", "--port", "0"], cwd=root,
+            [sys.executable, "-m", module, *args], cwd=root,
             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)},
         )
         line = self.process.stdout.readline().strip()
         if not line.startswith("listening on "):
             self.close()
-            raise RuntimeError(f"the bench upstream did not start: {line!r}")
+            raise RuntimeError(f"{what} did not start: {line!r}")
         self.url = "http://" + line.removeprefix("listening on ")
-        self.base_url = self.url + "/v1"
+        self.port = int(self.url.rsplit(":", 1)[1])
         self.pid = self.process.pid
-
-    def stats(self) -> Counter:
-        return Counter(httpx.get(self.url + "/_stats", timeout=5).json())
-
-    def chat_calls(self, model: str) -> int:
-        return self.stats()[f"chat:{model}"]
-
-    def reset(self) -> None:
-        httpx.post(self.url + "/_reset", timeout=5)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -270,6 +261,23 @@ class UpstreamProcess:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class UpstreamProcess(ListeningProcess):
+    """Run the upstream in a child process; read its counters over HTTP."""
+
+    def __init__(self):
+        super().__init__("bench.upstream", "--port", "0", what="the bench upstream")
+        self.base_url = self.url + "/v1"
+
+    def stats(self) -> Counter:
+        return Counter(httpx.get(self.url + "/_stats", timeout=5).json())
+
+    def chat_calls(self, model: str) -> int:
+        return self.stats()[f"chat:{model}"]
+
+    def reset(self) -> None:
+        httpx.post(self.url + "/_reset", timeout=5)
 
 
 def main() -> None:

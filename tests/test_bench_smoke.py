@@ -34,6 +34,9 @@ def test_tiny_run_prints_one_table_and_rewrites_the_report(tmp_path):
     assert datetime.now(timezone.utc).strftime("%Y-%m-%d") in text
     assert "Concurrent streams and the serve configuration" in text
     assert "| 4. Concurrent streams | Server CPU per one-token chat" in text
+    # The floor under the app: the same chats through a bare relay, every token of every run read.
+    assert re.search(r"\| 4\. Concurrent streams \| 5 concurrent chats through a bare relay: .*\| "
+                     r"3 of 3 runs within the issue's bar: chats completed 5/5 / 5/5 / 5/5; .*\| [0-9.]+× \(app / bare relay\)", text)
     # Beside each level, what the load generator and the upstream cost on the machine they share with the server.
     assert re.search(r"direct: 5/5; .*; harness CPU [0-9.,]+ µs/token \|", text)
     # The layer table has a column measured under gevent, in a child process (bench.layers_gevent).
@@ -75,6 +78,22 @@ def test_the_bench_upstream_speaks_the_wire_format_the_official_sdk_reads(upstre
     assert upstream.chat_calls("rl-7") == 1
 
 
+def test_the_bare_relay_copies_the_upstreams_answer_with_as_many_processes_as_the_serve_config(upstream):
+    from bench.bare_relay import BareRelay
+    from bench.served import _tree
+
+    with BareRelay(upstream.port) as relay:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{relay.port}/v1", api_key="sk-bench", max_retries=0)
+        stream = client.chat.completions.create(model="ok-4-0", messages=[{"role": "user", "content": "hi"}],
+                                                stream=True, stream_options={"include_usage": True})
+        chunks = list(stream)
+        workers = _tree(relay.pid)[1:]
+    texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(texts) == 4 and chunks[-1].usage.completion_tokens == 4
+    assert len(workers) == config_settings(ROOT / "gunicorn.conf.py")["workers"]
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # its workers went with it
+
+
 def config_settings(path) -> dict:
     """The plain settings a gunicorn config file ends up with (numbers and strings)."""
     import runpy
@@ -102,8 +121,8 @@ def test_profiled_stacks_count_for_the_innermost_layer_they_pass_through(tmp_pat
     from bench.profile import EVENT_LOOP, layer_of, read_samples
 
     site = "/venv/lib/python3.11/site-packages"
-    recv = [f"run ({site}/gevent/greenlet.py:1)", f"stream_chat (/app/llmcfg/providers/adapter.py:9)",
-            f"__iter__ (/app/llmcfg/providers/connection.py:4)", "read1 (/usr/lib/python3.11/http/client.py:3)",
+    recv = [f"run ({site}/gevent/greenlet.py:1)", "stream_chat (/app/llmcfg/providers/adapter.py:9)",
+            "__iter__ (/app/llmcfg/providers/connection.py:4)", "read1 (/usr/lib/python3.11/http/client.py:3)",
             f"recv_into ({site}/gevent/_socketcommon.py:5)"]
     encode = ["relay (/app/llmcfg/chat/relay.py:1)", "dumps (/usr/lib/python3.11/json/__init__.py:2)"]
     idle = [f"run ({site}/gevent/hub.py:1)"]
@@ -119,7 +138,7 @@ def test_profiled_stacks_count_for_the_innermost_layer_they_pass_through(tmp_pat
 def _levels(*rows):
     """Levels of one configuration from (chats, p99 added ITL ms, p99 TTFT ms) rows."""
     from bench.load import LoadResult, StreamResult
-    from bench.streams import Level
+    from bench.levels import Level
 
     def level(chats, itl_ms, ttft_ms):
         result = StreamResult(ok=True, ttft=ttft_ms / 1000, tokens=2, added_gaps=[itl_ms / 1000])
@@ -315,3 +334,26 @@ def test_the_capacity_note_sets_the_cores_the_server_got_against_the_socket_floo
            "p99 TTFT 800 / 1,100 / 900 ms)" in note
     assert "accept_per_turn" not in note  # the runs that kept pace also started their chats in time
     assert note.startswith("Why 500 concurrent chats are not carried here.")  # one run missed the issue's bar
+
+
+def test_the_capacity_note_says_whether_a_bare_relay_carries_the_target():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from bench.capacity import capacity_note
+    from bench.context import Sizes
+
+    app = [replace(level, cpu_seconds=0.2) for level in _levels((500, 70, 900), (500, 60, 900))]
+    floor = [replace(level, cpu_seconds=0.1) for level in _levels((500, 12, 80), (500, 16, 90))]
+    ctx = SimpleNamespace(sizes=Sizes("full"), shared={"bare_relay": floor})
+
+    note = capacity_note(ctx, app, app)
+    assert "A bare relay under gevent with as many processes" in note
+    assert "held 500 chats within the issue's bar in 2 of 2 runs (chats completed 1/1 / 1/1; p99 added ITL " \
+           "12.0 / 16.0 ms; p99 TTFT 80.0 / 90.0 ms), at 50,000 µs of CPU per token" in note
+    assert "what is missing is in the app's own path, which costs 2.00 times that." in note
+
+    ctx.shared["bare_relay"] = floor[:1] + [replace(level, cpu_seconds=0.1) for level in _levels((500, 55, 80))]
+    note = capacity_note(ctx, app, app)
+    assert "in 1 of 2 runs" in note and "not even that carries them here, so this machine" in note
+    assert "A bare relay" not in capacity_note(SimpleNamespace(sizes=Sizes("full"), shared={}), app, app)
