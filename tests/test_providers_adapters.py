@@ -1,5 +1,7 @@
 """Each adapter against the fake upstream: catalogs normalized, streams read, every failure mapped."""
 
+from http.cookiejar import CookieJar
+
 import httpx
 import pytest
 
@@ -148,6 +150,27 @@ def test_the_upstream_client_never_sends_back_a_cookie_it_was_given(fake_upstrea
     cookies = [c.cookie for c in fake_upstream.calls if c.method == "POST"]
     assert cookies[0] is None and cookies[1].startswith("__edge_session=")  # the stock client sent it back
     assert cookies[2:] == [None, None]
+
+
+def test_the_upstream_client_does_not_even_read_the_cookies_it_is_given(fake_upstream, monkeypatch):
+    """The jar would refuse them anyway; offering every answer to it costs CPU on each chat's start."""
+    offered = []
+    monkeypatch.setattr(CookieJar, "extract_cookies", lambda jar, response, request: offered.append(jar))
+    stock, ours = httpx.Client(), build_http_client()
+    counts = {}
+    try:
+        for name, client in (("stock", stock), ("ours", ours)):
+            before = len(offered)
+            adapter, credential = adapter_for(fake_upstream, "openai", client)
+            list(adapter.stream_chat(ChatTarget(7, "cfg", "openai", MODELS["openai"], credential, {}),
+                                     [{"role": "user", "content": "hello"}]))
+            counts[name] = len(offered) - before
+    finally:
+        stock.close()
+        ours.close()
+    assert counts == {"stock": 1, "ours": 0}  # the stock client offered its answer to its jar; ours did not
+    with pytest.raises(AttributeError):
+        ours.cookies = {"session": "x"}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -9,6 +9,7 @@ with any `get_json(url, headers, params) -> dict`, and `parse_models(pages)` nor
 """
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import NamedTuple
 
 import httpx
@@ -49,6 +50,12 @@ def _drain(events: Iterator) -> None:
                 return
     except httpx.HTTPError:
         pass
+
+
+@lru_cache(maxsize=256)
+def parsed_url(url: str) -> httpx.URL:
+    """httpx's parse of a chat URL, kept: every chat and failover hop posts to one of a few URLs."""
+    return httpx.URL(url)
 
 
 class ModelsRequest(NamedTuple):
@@ -158,7 +165,7 @@ class HTTPProvider(Provider):
         started = False
         try:
             # Opened inside the generator: closing the generator (client gone) closes the upstream.
-            with self.client.stream("POST", url, headers=headers, json=body) as response:
+            with self.client.stream("POST", parsed_url(url), headers=headers, json=body) as response:
                 if response.status_code >= 300:
                     response.read()
                     raise self.status_error(response, secret)
