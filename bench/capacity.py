@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from .context import Context
 from .layers import added_per_layer
-from .levels import median_cpu_us
+from .levels import median_cpu_us, runs_within
 from .stats import fmt
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
 def floor_sentence(floor: list["Level"], app_cpu: float, target_ms: float) -> str:
     """What the bare relay (bench.bare_relay) says about where the limit lies."""
     floor_cpu = median_cpu_us(floor)
-    kept = sum(run.keeps_pace(target_ms) for run in floor)
+    kept = runs_within(floor, target_ms)
     said = (f"A bare relay under gevent with as many processes (the upstream's bytes copied to the client, no HTTP "
             f"parsing, no app) held {floor[0].clients} chats within the issue's bar in {kept} of {len(floor)} runs "
             f"({runs_summary(floor)}), at {fmt(floor_cpu)} µs of CPU per token: ")

@@ -71,6 +71,11 @@ def median_cpu_us(levels: list[Level]) -> float:
     return statistics.median(level.cpu_per_token_us() for level in levels)
 
 
+def runs_within(levels: list[Level], target_ms: float) -> int:
+    """How many of the runs kept the issue's bar (Level.keeps_pace)."""
+    return sum(level.keeps_pace(target_ms) for level in levels)
+
+
 def run_suffix(level: Level, levels: list[Level]) -> str:
     """", run 2 of 3" for a level measured more than once, else nothing."""
     runs = len(runs_at(levels, level.clients))
