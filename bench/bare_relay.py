@@ -3,8 +3,8 @@
 Each chat's request is read off the client's socket and sent as it is to the bench upstream on a
 connection of its own, and the answer's bytes are copied to the client as they arrive: no HTTP
 parsing beyond the request's length, no SSE, no app. Its worker processes share one listening
-socket and accept as many connections per loop turn as gunicorn.conf.py's, and upstream reads have
-the app's read timeout. What it costs per token is what any relay written in Python under gevent
+socket and accept as many connections per loop turn as gunicorn.conf.py's, and upstream reads time
+out as the app's do (one timer per answer, llmcfg.providers.deadline). What it costs per token is what any relay written in Python under gevent
 pays on this machine; what the served app costs beyond it is the app's own path.
 
 Run alone: `python -m bench.bare_relay UPSTREAM_PORT` prints `listening on 127.0.0.1:PORT`.
@@ -42,15 +42,23 @@ def read_request(client: socket.socket) -> bytes | None:
 
 def relay_one(client: socket.socket, upstream_port: int, read_timeout: float) -> None:
     """Send one request upstream and copy the answer back until the upstream hangs up."""
+    from llmcfg.providers.deadline import ReadDeadline  # imported once gevent has patched the worker
+
     try:
         request = read_request(client)
         if request is None:
             return
         with socket.create_connection(("127.0.0.1", upstream_port)) as upstream:
-            upstream.settimeout(read_timeout)
             upstream.sendall(request)
-            while data := upstream.recv(READ_SIZE):
-                client.sendall(data)
+            deadline = ReadDeadline.start(upstream, read_timeout)
+            try:
+                while True:
+                    deadline.reading()
+                    if not (data := upstream.recv(READ_SIZE)):
+                        break
+                    client.sendall(data)
+            finally:
+                deadline.cancel()
     except OSError:
         pass  # the client left, or the upstream did: either way this chat is over
     finally:

@@ -24,6 +24,8 @@ from functools import cache
 
 import httpcore
 
+from .deadline import ReadDeadline
+
 READ_SIZE = 64 * 1024
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a method or header name (RFC 9110)
 _UNSAFE_VALUE = re.compile(rb"[\r\n\x00]")
@@ -181,7 +183,7 @@ class BufferedConnection(httpcore.ConnectionInterface):
             status=answer.status,
             headers=[(name.encode("latin-1"), _FOLDED.sub(" ", value).encode("latin-1"))
                      for name, value in answer.getheaders()],
-            content=AnswerStream(self, answer),
+            content=AnswerStream(self, answer, timeouts.get("read")),
             extensions={
                 "http_version": b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1",
                 "reason_phrase": answer.reason.encode("latin-1", "replace"),
@@ -260,20 +262,31 @@ class BufferedConnection(httpcore.ConnectionInterface):
         return f"<BufferedConnection [{self.info()}]>"
 
 
+def _nothing() -> None:
+    pass
+
+
 class AnswerStream:
     """The body of one answer, as http.client hands it over: each chunk as soon as it arrives."""
 
-    def __init__(self, connection: BufferedConnection, answer: Answer):
+    def __init__(self, connection: BufferedConnection, answer: Answer, read_timeout: float | None = None):
         self._connection = connection
         self._answer = answer
+        self._read_timeout = read_timeout
         self._closed = self._failed = False
 
     def __iter__(self) -> Iterator[bytes]:
         answer = self._answer
         read1 = answer.read1
+        # Under gevent one timer per answer times reads out (deadline.py); elsewhere the socket does.
+        deadline = ReadDeadline.start(self._connection._sock, self._read_timeout)
+        reading = deadline.reading if deadline is not None else _nothing
         try:
             with mapped(httpcore.ReadTimeout, httpcore.ReadError):
-                while chunk := read1(READ_SIZE):
+                while True:
+                    reading()
+                    if not (chunk := read1(READ_SIZE)):
+                        break
                     yield chunk
             if not answer.chunked and answer.length:  # http.client ends quietly at an early hang-up
                 raise httpcore.RemoteProtocolError(INCOMPLETE_BODY)
@@ -281,6 +294,9 @@ class AnswerStream:
             self._failed = True  # http.client may have closed its reader on the way: not a clean end
             self.close()
             raise
+        finally:
+            if deadline is not None:
+                deadline.cancel()
 
     def complete(self) -> bool:
         answer = self._answer
