@@ -1,5 +1,7 @@
 """Each adapter against the fake upstream: catalogs normalized, streams read, every failure mapped."""
 
+import gzip
+import json
 from http.cookiejar import CookieJar
 
 import httpx
@@ -112,6 +114,43 @@ def test_stream_yields_text_then_exactly_one_finish(fake_upstream, http, provide
     assert isinstance(events[-1], Finish) and sum(isinstance(e, Finish) for e in events) == 1
     assert events[-1].finish_reason in ("stop", "end_turn")
     assert events[-1].usage["completion_tokens"] == 3
+
+
+def sse_chat(body_parts: list[bytes], headers: dict | None = None) -> list[str]:
+    """Stream an OpenAI chat whose answer arrives as body_parts (one network read each); return its text."""
+
+    def answer(request):
+        return httpx.Response(200, headers={"content-type": "text/event-stream", **(headers or {})},
+                              content=iter(body_parts))
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        credential = Credential("openai", KEY, id=1)
+        adapter = provider_for(credential, base_urls={"openai": "http://127.0.0.1:9/v1"}, allow_private=True,
+                               client=client)
+        target = ChatTarget(7, "cfg", "openai", MODELS["openai"], credential, {})
+        return [e.text for e in adapter.stream_chat(target, [{"role": "user", "content": "hi"}])
+                if isinstance(e, TextDelta)]
+
+
+def openai_events(*texts: str) -> bytes:
+    events = [b'data: {"choices":[{"index":0,"delta":{"content":%s}}]}\n\n' % json.dumps(t, ensure_ascii=False).encode() for t in texts]
+    return b"".join(events) + b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+
+
+def test_a_character_split_between_two_reads_arrives_whole():
+    body = openai_events("caf\u00e9 \U0001f600")
+    cut = body.index("\U0001f600".encode()) + 2  # inside the emoji's four bytes
+    assert sse_chat([body[:cut], body[cut:]]) == ["caf\u00e9 \U0001f600"]
+
+
+def test_bytes_that_are_not_utf8_become_replacement_characters_not_a_failure():
+    body = openai_events("ok").replace(b'"ok"', b'"o\xffk"')
+    assert sse_chat([body]) == ["o\ufffdk"]
+
+
+def test_a_compressed_event_stream_is_decompressed():
+    body = gzip.compress(openai_events("One ", "two"))
+    assert sse_chat([body[:10], body[10:]], headers={"content-encoding": "gzip"}) == ["One ", "two"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

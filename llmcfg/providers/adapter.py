@@ -8,6 +8,7 @@ The catalog is split in two so the cache layer can fetch pages itself without pa
 with any `get_json(url, headers, params) -> dict`, and `parse_models(pages)` normalizes them.
 """
 
+import codecs
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
@@ -56,6 +57,33 @@ def _drain(events: Iterator) -> None:
 def parsed_url(url: str) -> httpx.URL:
     """httpx's parse of a chat URL, kept: every chat and failover hop posts to one of a few URLs."""
     return httpx.URL(url)
+
+
+class UncompressedBody:
+    """A response as EventSource reads it (headers, iter_text), its text decoded straight off the raw body.
+
+    httpx's iter_text hands every piece through a content decoder and two chunkers before decoding
+    it; a body sent without compression needs only the UTF-8 decoding, which is all this does, once
+    per token. Event streams are UTF-8 whatever the headers say; bad bytes become U+FFFD, as in httpx.
+    """
+
+    def __init__(self, response: httpx.Response):
+        self.response = response
+        self.headers = response.headers
+
+    def iter_text(self) -> Iterator[str]:
+        decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+        for raw in self.response.iter_raw():
+            if text := decode(raw):
+                yield text
+        if rest := decode(b"", final=True):
+            yield rest
+
+
+def event_source(response: httpx.Response) -> EventSource:
+    """httpx-sse's reader over the response; a compressed body goes through httpx's decoders."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    return EventSource(UncompressedBody(response) if encoding in ("", "identity") else response)
 
 
 class ModelsRequest(NamedTuple):
@@ -177,7 +205,7 @@ class HTTPProvider(Provider):
                 if kind != "text/event-stream":
                     raise wire.malformed(f"content-type {kind or 'missing'} instead of a stream", label=self.label)
                 started = True
-                events = EventSource(response).iter_sse()
+                events = event_source(response).iter_sse()
                 for item in self.parse_stream(events, secret):
                     if isinstance(item, Finish):
                         _drain(events)
