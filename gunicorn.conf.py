@@ -21,6 +21,12 @@ switch_interval = 0.05
 # tokens at 20 ms ends every 4 s and the next one starts): new chats waited seconds at the listening
 # socket. Two per turn kept up; four let in more than the CPU could then stream at pace.
 accept_per_turn = 2
+# A full collection of the garbage collector pauses every stream of its worker while it scans every
+# tracked object, tens of milliseconds with hundreds of chats open; with what the worker loaded at
+# start frozen (post_worker_init), Python's threshold ran one every few seconds under load. Full
+# collections wait for this many collections of the middle generation (Python's own: 10); cyclic
+# garbage old enough to reach the oldest generation waits for them.
+full_collection_after = 100
 # A stream may be silent for a while between heartbeats; only a wedged worker should be killed.
 timeout = 60
 graceful_timeout = 30
@@ -47,6 +53,8 @@ def post_worker_init(worker):
 
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, full_collection_after)
     sys.setswitchinterval(switch_interval)
     ggevent = sys.modules.get("gunicorn.workers.ggevent")
     if ggevent is not None and isinstance(worker, ggevent.GeventWorker):

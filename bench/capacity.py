@@ -129,7 +129,10 @@ while the open streams kept their pace. gunicorn.conf.py accepts 2 per turn; the
 accepting 1 (gunicorn's own) and 4 are the same file otherwise and show both sides of that trade:
 the more let in at once, the more CPU the open streams share. Each worker also freezes what it has
 loaded out of the garbage collector's scans once it starts (`post_worker_init`), because a full
-collection pauses every stream of that worker for as long as it scans, and writes each chunk of a
+collection pauses every stream of that worker for as long as it scans, and a worker holding hundreds
+of chats still has many objects to scan; so gunicorn.conf.py also lets ten times as many collections
+of the middle generation pass between full ones as Python does (the candidate with Python's own
+threshold is the same file otherwise). Each worker writes each chunk of a
 response with one send() where the socket has room (`send_first`): gevent's sendall asks the kernel
 for the socket's buffer size before every write, one more system call per token. A single process, of either
 class, can use only one core; more processes than cores add memory without adding CPU. The price

@@ -25,6 +25,8 @@ CANDIDATES = {
     "gunicorn.conf.py accepting 1 connection per loop turn (gunicorn's own)": [
         "--config", str(BENCH_DIR / "configs" / "accept_1_per_turn.py")],
     "gunicorn.conf.py accepting 4 connections per loop turn": ["--config", str(BENCH_DIR / "configs" / "accept_per_turn.py")],
+    "gunicorn.conf.py with Python's own full-collection threshold (10)": [
+        "--config", str(BENCH_DIR / "configs" / "python_gc_threshold.py")],
 }
 PRODUCTION = "gunicorn.conf.py as committed"
 

@@ -33,6 +33,8 @@ def production_settings() -> str:
     parts.append(f"worker_connections={conf.get('worker_connections', 1000)}")
     if "switch_interval" in conf:
         parts.append(f"switch_interval={conf['switch_interval']} (set in each worker)")
+    if "full_collection_after" in conf:
+        parts.append(f"full_collection_after={conf['full_collection_after']} (the garbage collector's, set in each worker)")
     return ", ".join(parts)
 
 

@@ -109,6 +109,15 @@ def test_the_switch_interval_candidate_is_the_committed_config_but_for_that_one_
     assert candidate == committed
 
 
+def test_the_gc_threshold_candidate_is_the_committed_config_with_pythons_own_threshold():
+    import gc
+
+    committed = config_settings(ROOT / "gunicorn.conf.py")
+    candidate = config_settings(ROOT / "bench" / "configs" / "python_gc_threshold.py")
+    assert candidate.pop("full_collection_after") == gc.get_threshold()[2] < committed.pop("full_collection_after")
+    assert candidate == committed
+
+
 @pytest.mark.parametrize(("file", "per_turn"), [("accept_1_per_turn.py", 1), ("accept_per_turn.py", 4)])
 def test_the_accepting_candidates_are_the_committed_config_but_for_connections_per_turn(file, per_turn):
     committed = config_settings(ROOT / "gunicorn.conf.py")

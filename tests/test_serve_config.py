@@ -83,7 +83,7 @@ def test_what_one_send_could_not_take_is_written_whole_and_in_order(chunked):
     assert bytes(sock.wire) == (b"%X\r\n%s\r\n" % (len(body), body) if chunked else body)
 
 
-def test_each_gevent_worker_writes_its_responses_with_send_first(monkeypatch):
+def test_each_gevent_worker_writes_with_send_first_and_runs_full_collections_less_often(monkeypatch):
     import gc
     import sys
 
@@ -93,11 +93,14 @@ def test_each_gevent_worker_writes_its_responses_with_send_first(monkeypatch):
     monkeypatch.setattr(gunicorn.util, "write", gunicorn.util.write)
     monkeypatch.setattr(ggevent, "StreamServer", ggevent.StreamServer)
     worker = object.__new__(ggevent.GeventWorker)  # only its class matters to the hook
-    interval = sys.getswitchinterval()
+    interval, threshold = sys.getswitchinterval(), gc.get_threshold()
     try:
         CONFIG["post_worker_init"](worker)
+        full_collections_after = gc.get_threshold()[2]
     finally:
         sys.setswitchinterval(interval)
+        gc.set_threshold(*threshold)
         gc.unfreeze()
+    assert full_collections_after == CONFIG["full_collection_after"] > threshold[2]
     assert gunicorn.util.write is CONFIG["send_first"]
     assert ggevent.StreamServer.__name__ == "AcceptingServer"
