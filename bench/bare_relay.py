@@ -4,8 +4,9 @@ Each chat's request is read off the client's socket and sent as it is to the ben
 connection of its own, and the answer's bytes are copied to the client as they arrive: no HTTP
 parsing beyond the request's length, no SSE, no app. Its worker processes share one listening
 socket and accept as many connections per loop turn as gunicorn.conf.py's, and upstream reads time
-out as the app's do (one timer per answer, llmcfg.providers.deadline). What it costs per token is what any relay written in Python under gevent
-pays on this machine; what the served app costs beyond it is the app's own path.
+out as the app's do (one timer per answer, llmcfg.providers.deadline). What it costs per token is
+what any relay written in Python under gevent pays on this machine; what the served app costs
+beyond it is the app's own path.
 
 Run alone: `python -m bench.bare_relay UPSTREAM_PORT` prints `listening on 127.0.0.1:PORT`.
 """

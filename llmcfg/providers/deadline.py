@@ -30,9 +30,10 @@ def _gevent_types() -> tuple[type, type] | None:
 class ReadDeadline:
     """Raise socket.timeout in the greenlet reading `sock` once one read has waited `seconds`."""
 
-    def __init__(self, sock, seconds: float):
+    def __init__(self, sock, seconds: float, waiter_type: type):
         self.sock = sock
         self.seconds = seconds
+        self._waiter_type = waiter_type  # what a greenlet waiting on the socket waits with
         self.read_began = time.monotonic()
         self._loop = sock.hub.loop
         self._timer = None
@@ -45,7 +46,7 @@ class ReadDeadline:
         if seconds is None or types is None or not isinstance(sock, types[0]):
             return None
         sock.settimeout(None)  # gevent then waits for data with no timer of its own
-        return cls(sock, seconds)
+        return cls(sock, seconds, types[1])
 
     def reading(self) -> None:
         """Note that a read begins now (one clock reading: the timer is not touched)."""
@@ -73,7 +74,7 @@ class ReadDeadline:
             return
         watcher = getattr(self.sock, "_read_event", None)
         waiter = getattr(getattr(watcher, "callback", None), "__self__", None)
-        if not isinstance(waiter, _gevent_types()[1]):
+        if not isinstance(waiter, self._waiter_type):
             # Nobody waits on the socket now: the time went to whoever reads it, not to the upstream.
             self.reading()
             self._arm(self.seconds)
