@@ -7,13 +7,14 @@ file as committed beside the other configurations it compares.
 
 import resource
 
-worker_class = "gevent"  # the gevent worker monkeypatches threading/queue, so the relay's thread is a greenlet
+worker_class = "gevent"  # the relay's engine then runs in a greenlet of its own (llmcfg/chat/switchboard.py)
 workers = 2
 worker_connections = 1000  # open chats per worker
-# gevent runs the greenlets woken by other greenlets (the response waiting for its next token) for
-# at most one switch interval per loop turn before it polls sockets again; with Python's 5 ms, a
-# busy worker kept polling upstream sockets while woken responses queued behind, and new chats
-# waited seconds for their first token. Set in each worker (post_worker_init).
+# gevent runs the greenlets woken by other greenlets for at most one switch interval per loop turn
+# before it polls sockets again; with Python's 5 ms, a busy worker (with the relay's earlier
+# hand-off through a thread and a mailbox) kept polling upstream sockets while woken responses
+# queued behind, and new chats waited seconds for their first token. Set in each worker
+# (post_worker_init); docs/benchmarks.md measures it against Python's 5 ms.
 switch_interval = 0.05
 # With more than one worker, gunicorn's gevent worker lets each accept one waiting connection per
 # loop turn, so that no worker takes them all. Under hundreds of open chats a loop turn takes tens

@@ -116,11 +116,12 @@ SERVE_RATIONALE = """\
 Why gunicorn.conf.py uses gevent with one worker process per core. A chat holds its connection for
 the whole answer, so a worker must hold hundreds at once: gevent's greenlets and gthread's threads
 can, sync workers cannot. What limits a 2-core machine is CPU per relayed token, not memory, and
-gevent spends less of it: the relay's helper thread becomes a greenlet, so handing each token to
-the response is a greenlet switch instead of waking an OS thread. gevent runs greenlets woken by
-other greenlets (a response whose next token has arrived) for at most one switch interval per
-loop turn, then polls sockets again; with Python's 5 ms a busy worker kept reading upstream
-sockets while woken responses queued behind, so gunicorn.conf.py raises it (the candidate with a
+gevent spends less of it: the relay's engine runs in a greenlet that switches straight to the
+response with the tokens that arrived together (llmcfg/chat/switchboard.py), where a thread would
+be woken once per token. gevent runs greenlets woken by other greenlets for at most one switch
+interval per loop turn, then polls sockets again; with Python's 5 ms, a busy worker running the
+relay's earlier thread-and-mailbox hand-off kept reading upstream sockets while woken responses
+queued behind, so gunicorn.conf.py raises it (the candidate with a
 5 ms switch interval above is the same file otherwise). With more than one worker, gunicorn's
 gevent worker accepts one waiting connection per loop turn, so that no worker takes them all; under
 hundreds of open chats a loop turn takes tens of milliseconds, and one per turn let in fewer new

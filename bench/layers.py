@@ -29,7 +29,7 @@ from .seed import BENCH_KEY
 RUNS = 3  # each cost is the median of this many runs
 LAYERS = ("Socket read only (no HTTP parsing)", "+ the HTTP client (httpx, raw bytes)",
           "+ SSE parsing and the adapter (stream_chat)", "+ the fallback engine",
-          "+ the relay (worker thread, mailbox, SSE text)")
+          "+ the relay (hand-off to the response, SSE text)")
 Costs = list[tuple[str, float]]
 # Runs one layer's reader for every stream at once and returns the tokens they read in all.
 RunStreams = Callable[[Callable[[], int], int], int]

@@ -247,9 +247,9 @@ def _describe(ctx: Context, results: dict[str, list[Level]], settled: tuple[str,
     gevent_runs = [lv for name, levels in results.items()
                    if "gevent" in name or (name == PRODUCTION and production_gevent) for lv in levels]
     if gevent_runs and all(lv.load.completed == lv.load.chats for lv in gevent_runs):
-        lines += ["", "Under gevent the relay's helper thread becomes a greenlet (gunicorn's gevent worker "
-                  "monkeypatches threading); every chat of the gevent runs completed, so the relay works "
-                  "there as well."]
+        lines += ["", "Under gevent the relay's engine runs in a greenlet that hands its events straight to "
+                  "the response (llmcfg/chat/switchboard.py); every chat of the gevent runs completed, so "
+                  "that relay works there as well."]
     lines += ["", SERVE_RATIONALE]
     production = results.get(PRODUCTION, [])
     if production and max(sizes.stream_levels) >= sizes.stream_target:

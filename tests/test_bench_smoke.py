@@ -40,7 +40,7 @@ def test_tiny_run_prints_one_table_and_rewrites_the_report(tmp_path):
     # Beside each level, what the load generator and the upstream cost on the machine they share with the server.
     assert re.search(r"direct: 5/5; .*; harness CPU [0-9.,]+ µs/token \|", text)
     # The layer table has a column measured under gevent, in a child process (bench.layers_gevent).
-    assert "| 3 streams, gevent (µs/token) |" in text and "| + the relay (worker thread, mailbox, SSE text) |" in text
+    assert "| 3 streams, gevent (µs/token) |" in text and "| + the relay (hand-off to the response, SSE text) |" in text
     if importlib.util.find_spec("litellm") is None:
         assert "LiteLLM is not installed" in run.stdout and "LiteLLM is not installed" in text
 

@@ -110,6 +110,32 @@ def test_each_chunk_of_an_answer_arrives_as_soon_as_it_is_sent(serve):
     assert released == [True]
 
 
+def test_chunks_already_received_arrive_together(serve):
+    sent = threading.Event()
+
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + b"transfer-encoding: chunked\r\n\r\n")
+        conn.sendall(chunk(b"one") + chunk(b"two") + chunk(b"three") + b"0\r\n\r\n")
+        sent.set()
+
+    server = serve(answer)
+    with closing(upstream_client()) as client, client.stream("GET", f"http://127.0.0.1:{server.port}/") as response:
+        assert sent.wait(5)
+        time.sleep(0.1)  # all of it is waiting in the socket before the first read of the body
+        assert list(response.iter_raw()) == [b"onetwothree"]
+
+
+def test_an_answer_followed_by_bytes_it_did_not_announce_does_not_keep_its_connection(serve):
+    def answer(conn, request, number):
+        conn.sendall(OK_HEAD + b"transfer-encoding: chunked\r\n\r\n" + chunk(b"%d" % number) + b"0\r\n\r\n"
+                     + (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nSTALE" if number == 1 else b""))
+
+    server = serve(answer)
+    with closing(upstream_client()) as client:
+        answers = [client.get(f"http://127.0.0.1:{server.port}/").text for _ in range(2)]
+    assert answers == ["1", "2"] and server.connections == 2
+
+
 def test_the_request_goes_out_as_httpx_built_it(serve):
     server = serve(lambda conn, request, number: conn.sendall(OK_HEAD + b"content-length: 2\r\n\r\nok"))
     with closing(upstream_client()) as client:

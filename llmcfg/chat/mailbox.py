@@ -6,9 +6,8 @@ timed wait also arms and disarms a timer). The timeout's one job, noticing that 
 heard nothing for a while, goes to a single timer thread per process that checks every open
 stream a few times per heartbeat interval.
 
-Under gevent the worker thread is a greenlet; an engine greenlet that hands each event straight to
-the response (no mailbox, no wake-up through the event loop) was measured against this in the
-served benchmark and saved too little CPU per token to keep a second hand-off beside this one.
+Under gevent (the production workers) the relay does without the mailbox: the engine's greenlet
+switches straight to the response (switchboard.py); the heartbeat timer here serves both.
 """
 
 import os

@@ -2,6 +2,7 @@
 
 The engine runs in a worker thread so the response can send `: ping` while the upstream is silent
 (a blocking upstream read cannot); events reach the response through a Mailbox (mailbox.py).
+Under gevent (the production workers) the engine is a greenlet instead (switchboard.py).
 When the client goes away the WSGI server closes our generator; its `finally` cancels the walk
 and shuts the live upstream socket, so no upstream connection outlives its client by more than
 one heartbeat.
@@ -11,6 +12,7 @@ import contextvars
 import json
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
@@ -76,9 +78,46 @@ def format_event(event: ChatEvent) -> str:
     return f"event: {event.event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+def _under_gevent() -> bool:
+    """Whether gevent has patched threading here (gunicorn's gevent workers): one thread, many greenlets."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("threading")
+
+
 def internal_error() -> ChatEvent:
     return ChatEvent("error", {"message": "The chat stopped because of an internal error; please try again.",
                                "reason": "internal_error", "attempts": []})
+
+
+def written(next_items: Callable[[], list], sent: Callable[[], None],
+            after_event: Callable[[ChatEvent], None]) -> Iterator[str]:
+    """SSE text for the items next_items() hands over until a done or error; always end with one.
+
+    next_items returns [PING] when a heartbeat is due, else the events waiting, oldest first, the
+    last one _END once the engine has stopped. Whatever is waiting goes out in one write: when the
+    server is busy, fewer, larger writes keep it from falling further behind.
+    """
+    terminal = ended = False
+    while not (terminal or ended):
+        items = next_items()
+        if items[0] is PING:
+            yield ": ping\n\n"
+            sent()
+            continue
+        if items[-1] is _END:
+            ended = True
+            items.pop()
+        if items:
+            terminal = items[-1].terminal
+            yield "".join(format_event(event) for event in items)
+            sent()
+            for event in items:
+                after_event(event)
+    if not terminal:
+        # The engine always ends with done or error; this guards against a bug, never silence.
+        event = internal_error()
+        yield format_event(event)
+        after_event(event)
 
 
 def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_event: Callable[[ChatEvent], None],
@@ -88,6 +127,11 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
     produce receives a `cancelled()` callable; after_event runs in the response thread after
     each event is sent (the caller writes fallback rows there, off the worker's path).
     """
+    if _under_gevent():
+        from .switchboard import relay_in_greenlets
+
+        yield from relay_in_greenlets(produce, after_event, heartbeat)
+        return
     mailbox = Mailbox(heartbeat)
     handle = StreamHandle()
 
@@ -106,33 +150,11 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
             mailbox.put(_END)
 
     worker = threading.Thread(target=work, name="llmcfg-chat", daemon=True)
-    terminal = ended = False
     try:
         yield ": connected\n\n"
         heartbeats.add(mailbox)
         worker.start()
-        while not (terminal or ended):
-            # Whatever is already waiting goes out in one write: when the server is busy, fewer,
-            # larger writes keep it from falling further behind.
-            batch = mailbox.take(MAX_BATCH)
-            if batch[0] is PING:
-                yield ": ping\n\n"
-                mailbox.sent()
-                continue
-            if batch[-1] is _END:
-                ended = True
-                batch.pop()
-            if batch:
-                terminal = batch[-1].terminal
-                yield "".join(format_event(event) for event in batch)
-                mailbox.sent()
-                for event in batch:
-                    after_event(event)
-        if not terminal:
-            # The engine always ends with done or error; this guards against a bug, never silence.
-            event = internal_error()
-            yield format_event(event)
-            after_event(event)
+        yield from written(lambda: mailbox.take(MAX_BATCH), mailbox.sent, after_event)
     finally:
         heartbeats.discard(mailbox)
         if worker.is_alive():

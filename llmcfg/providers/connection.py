@@ -1,10 +1,11 @@
-"""One upstream HTTP/1.1 connection whose answers the standard library's http.client reads.
+"""One upstream HTTP/1.1 connection: http.client reads each answer's head, and its body as it arrives.
 
 Every token of a chat is one chunk of a chunked HTTP answer. httpcore's own connection parses each
-chunk with h11, in Python, through several layers of generators; http.client finds the chunk's
-size line and its data with the C-implemented buffered reader. Under load that is the difference
-between the HTTP client being the largest share of a relayed token's CPU and costing about what
-the socket read itself costs (docs/benchmarks.md measures both).
+chunk with h11, in Python, through several layers of generators; here http.client reads the head
+and a body of known length with the C-implemented buffered reader, and a chunked body is handed
+over a read at a time, every chunk that read brought at once (chunked.py). Under load that is the
+difference between the HTTP client being the largest share of a relayed token's CPU and costing
+about what the socket read itself costs (docs/benchmarks.md measures both).
 
 BufferedConnection speaks httpcore's connection interface, so httpcore's pool (UpstreamPool in
 transport.py) still decides which connection serves which request and httpx sees no difference;
@@ -13,18 +14,18 @@ errors become httpcore's exceptions, which httpx turns into its own.
 
 import http.client
 import re
-import select
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 
 import httpcore
 
+from .chunked import ChunkedBody
 from .deadline import ReadDeadline
+from .waiting import before_body_read, before_each_read, socket_is_readable
 
 READ_SIZE = 64 * 1024
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a method or header name (RFC 9110)
@@ -33,31 +34,6 @@ _UNSAFE_TARGET = re.compile(rb"[\s\x00]")
 _FOLDED = re.compile(r"\r?\n[ \t]+")  # an obsolete folded header line: one space, as h11 reads it
 NEW, ACTIVE, IDLE, CLOSED = "NEW", "ACTIVE", "IDLE", "CLOSED"
 INCOMPLETE_BODY = "peer closed connection without sending complete message body"  # httpcore's words
-
-
-@cache
-def os_poll():
-    """select.poll as the operating system gives it, even after gevent has patched the module."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return select.poll
-    return monkey.get_original("select", "poll")
-
-
-def socket_is_readable(sock) -> bool:
-    """Whether recv on this socket would return at once (data, or b"" for a hang-up); never waits.
-
-    Under gevent (the production worker class) `select.poll` is gevent's, and even a zero timeout
-    switches to the event loop: every other greenlet of the worker would run before the answer,
-    while the pool holds its lock. The operating system's own poll answers at once.
-    """
-    fileno = sock.fileno() if sock is not None else -1
-    if fileno < 0:
-        return True  # gone: as good as hung up
-    poller = os_poll()()
-    poller.register(fileno, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 @contextmanager
@@ -118,12 +94,6 @@ class Answer(http.client.HTTPResponse):
             return version, http.client.CONTINUE, reason
         return version, status, reason
 
-    def _read_next_chunk_size(self) -> int:
-        size = super()._read_next_chunk_size()
-        if size < 0:
-            raise ValueError("negative chunk size")  # read as IncompleteRead, as any bad size line
-        return size
-
 
 def check_head(answer: Answer, method: bytes) -> None:
     """Refuse a head the connection could not be kept in step after; say which answers have no body."""
@@ -143,7 +113,7 @@ class BufferedConnection(httpcore.ConnectionInterface):
         self._origin = origin
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
-        self._state = NEW
+        self.state = NEW  # NEW, ACTIVE, IDLE or CLOSED; the pool reads it (transport.py)
         self._state_lock = threading.Lock()
         self._expire_at: float | None = None
         self._sock: socket.socket | None = None
@@ -155,9 +125,9 @@ class BufferedConnection(httpcore.ConnectionInterface):
         if not self.can_handle_request(request.url.origin):
             raise RuntimeError(f"Attempted to send request to {request.url.origin} on connection to {self._origin}")
         with self._state_lock:
-            if self._state not in (NEW, IDLE):
+            if self.state not in (NEW, IDLE):
                 raise httpcore.ConnectionNotAvailable()
-            self._state, self._expire_at = ACTIVE, None
+            self.state, self._expire_at = ACTIVE, None
             self._request_count += 1
         timeouts = request.extensions.get("timeout", {})
         answer = None
@@ -223,15 +193,15 @@ class BufferedConnection(httpcore.ConnectionInterface):
             if answer is not self._answer:
                 return  # told twice: the connection may already serve another request
             self._answer = None
-            if complete and not answer.will_close and not self._close_after and self._state == ACTIVE:
-                self._state = IDLE
+            if complete and not answer.will_close and not self._close_after and self.state == ACTIVE:
+                self.state = IDLE
                 if self._keepalive_expiry is not None:
                     self._expire_at = time.monotonic() + self._keepalive_expiry
                 return
         self.close()
 
     def close(self) -> None:
-        self._state = CLOSED
+        self.state = CLOSED
         if self._sock is not None:
             self._sock.close()  # the socket closes once an answer's reader has let go of it too
 
@@ -239,7 +209,7 @@ class BufferedConnection(httpcore.ConnectionInterface):
         return origin == self._origin
 
     def is_available(self) -> bool:
-        return self._state == IDLE
+        return self.state == IDLE
 
     def has_expired(self) -> bool:
         """Whether the connection has been idle longer than the keep-alive allows."""
@@ -247,49 +217,52 @@ class BufferedConnection(httpcore.ConnectionInterface):
 
     def hung_up(self) -> bool:
         """Whether the server has closed this idle connection (it has something to read: EOF)."""
-        return self._state == IDLE and socket_is_readable(self._sock)
+        return self.state == IDLE and socket_is_readable(self._sock)
 
     def is_idle(self) -> bool:
-        return self._state == IDLE
+        return self.state == IDLE
 
     def is_closed(self) -> bool:
-        return self._state == CLOSED
+        return self.state == CLOSED
 
     def info(self) -> str:
-        return f"{str(self._origin)!r}, HTTP/1.1, {self._state}, Request Count: {self._request_count}"
+        return f"{str(self._origin)!r}, HTTP/1.1, {self.state}, Request Count: {self._request_count}"
 
     def __repr__(self) -> str:
         return f"<BufferedConnection [{self.info()}]>"
 
 
-def _nothing() -> None:
-    pass
-
-
 class AnswerStream:
-    """The body of one answer, as http.client hands it over: each chunk as soon as it arrives."""
+    """The body of one answer, as it arrives: for a chunked body, every chunk received so far at once."""
 
     def __init__(self, connection: BufferedConnection, answer: Answer, read_timeout: float | None = None):
         self._connection = connection
         self._answer = answer
         self._read_timeout = read_timeout
+        self._chunked = ChunkedBody(answer.fp, READ_SIZE) if answer.chunked else None
         self._closed = self._failed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        answer = self._answer
-        read1 = answer.read1
+        answer, chunked = self._answer, self._chunked
         # Under gevent one timer per answer times reads out (deadline.py); elsewhere the socket does.
         deadline = ReadDeadline.start(self._connection._sock, self._read_timeout)
-        reading = deadline.reading if deadline is not None else _nothing
+        reading = before_each_read(self._connection._sock, before_body_read.get(),
+                                    deadline.reading if deadline is not None else None)
         try:
             with mapped(httpcore.ReadTimeout, httpcore.ReadError):
-                while True:
-                    reading()
-                    if not (chunk := read1(READ_SIZE)):
-                        break
-                    yield chunk
-            if not answer.chunked and answer.length:  # http.client ends quietly at an early hang-up
-                raise httpcore.RemoteProtocolError(INCOMPLETE_BODY)
+                if chunked is not None:
+                    while data := chunked.read(reading):
+                        yield data
+                    answer.will_close = answer.will_close or chunked.overran
+                else:
+                    while True:
+                        if reading is not None:
+                            reading()
+                        if not (data := answer.read1(READ_SIZE)):
+                            break
+                        yield data
+                    if answer.length:  # http.client ends quietly at an early hang-up
+                        raise httpcore.RemoteProtocolError(INCOMPLETE_BODY)
         except BaseException:
             self._failed = True  # http.client may have closed its reader on the way: not a clean end
             self.close()
@@ -302,8 +275,10 @@ class AnswerStream:
         answer = self._answer
         if self._failed:
             return False
+        if self._chunked is not None:
+            return self._chunked.ended
         # A content-length body read to its end leaves http.client's reader open: its length is 0.
-        return answer.isclosed() or (not answer.chunked and answer.length == 0)
+        return answer.isclosed() or answer.length == 0
 
     def close(self) -> None:
         if not self._closed:

@@ -28,7 +28,7 @@ import ssl
 import httpcore
 import httpx
 
-from .connection import BufferedConnection
+from .connection import ACTIVE, CLOSED, IDLE, BufferedConnection
 
 
 class UpstreamPool(httpcore.ConnectionPool):
@@ -42,17 +42,23 @@ class UpstreamPool(httpcore.ConnectionPool):
         on it yet still looks idle: it is not counted as idle, so it is neither closed to keep
         the idle count down or to make room, nor given to a second request.
         """
-        spoken_for = {id(r.connection) for r in self._requests if r.connection is not None}
-        closing, kept, idle = [], [], []
+        closing, kept, idle, spoken_for = [], [], [], None
         for connection in self._connections:
-            if connection.is_closed():
+            state = connection.state
+            if state == ACTIVE:  # most of them while chats stream: nothing to check
+                kept.append(connection)
+                continue
+            if state == CLOSED:
                 continue
             if connection.has_expired():
                 closing.append(connection)
                 continue
             kept.append(connection)
-            if connection.is_idle() and id(connection) not in spoken_for:
-                idle.append(connection)
+            if state == IDLE:
+                if spoken_for is None:
+                    spoken_for = {id(r.connection) for r in self._requests if r.connection is not None}
+                if id(connection) not in spoken_for:
+                    idle.append(connection)
         surplus = len(idle) - self._max_keepalive_connections
         if surplus > 0:  # the oldest go first
             dropped, idle = idle[:surplus], idle[surplus:]
