@@ -27,10 +27,12 @@ LAYERS = [
     # Before the adapters: the upstream connection's own modules live beside them.
     ("Upstream HTTP (httpx, httpcore's pool, http.client, socket reads)",
      ("httpx/", "httpcore/", "h11/", "/http/client.py", "llmcfg/providers/connection.py",
+      "llmcfg/providers/chunked.py", "llmcfg/providers/waiting.py",
       "llmcfg/providers/transport.py")),
     ("SSE parsing and the adapters", ("httpx_sse/", "llmcfg/providers/")),
     ("Fallback engine", ("llmcfg/fallback.py", "llmcfg/cooldown")),
-    ("Relay (hand-off to the response, SSE text)", ("llmcfg/chat/relay.py", "llmcfg/chat/mailbox.py")),
+    ("Relay (hand-off to the response, SSE text)",
+     ("llmcfg/chat/relay.py", "llmcfg/chat/mailbox.py", "llmcfg/chat/switchboard.py")),
     ("Key decryption", ("cryptography/", "llmcfg/crypto.py")),
     ("Other app code (auth, resolve, routes)", ("llmcfg/",)),
     ("Flask and werkzeug (request, response iteration)", ("flask/", "werkzeug/", "flask_login/", "flask_wtf/")),

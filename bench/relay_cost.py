@@ -79,5 +79,6 @@ def layer_section(ctx: Context) -> None:
         + f"\n\nThe second row's read through httpx's stock transport instead (httpcore's own connection, which "
         f"parses every chunk with h11 in Python) costs {fmt(alone_stock)} µs per token with one stream and "
         f"{fmt(loaded_stock)} µs with {streams} under gevent, in the same run; the app's connection "
-        "(llmcfg/providers/connection.py) leaves finding each chunk to http.client's buffered reader.",
+        "(llmcfg/providers/connection.py) reads the head with http.client's buffered reader and hands a chunked body "
+        "over a read at a time, every chunk that read brought at once (llmcfg/providers/chunked.py).",
     )

@@ -133,10 +133,14 @@ def test_profiled_stacks_count_for_the_innermost_layer_they_pass_through(tmp_pat
     recv = [f"run ({site}/gevent/greenlet.py:1)", "stream_chat (/app/llmcfg/providers/adapter.py:9)",
             "__iter__ (/app/llmcfg/providers/connection.py:4)", "read1 (/usr/lib/python3.11/http/client.py:3)",
             f"recv_into ({site}/gevent/_socketcommon.py:5)"]
+    chunked = [f"run ({site}/gevent/greenlet.py:1)", "stream_chat (/app/llmcfg/providers/adapter.py:9)",
+               "read (/app/llmcfg/providers/chunked.py:4)", f"recv_into ({site}/gevent/_socketcommon.py:5)"]
     encode = ["relay (/app/llmcfg/chat/relay.py:1)", "dumps (/usr/lib/python3.11/json/__init__.py:2)"]
+    handed = ["relay_in_greenlets (/app/llmcfg/chat/switchboard.py:1)", "format_event (/app/llmcfg/chat/relay.py:2)"]
     idle = [f"run ({site}/gevent/hub.py:1)"]
     assert layer_of(recv).startswith("Upstream HTTP")
-    assert layer_of(encode).startswith("Relay")
+    assert layer_of(chunked).startswith("Upstream HTTP")
+    assert layer_of(encode).startswith("Relay") and layer_of(handed).startswith("Relay")
     assert layer_of(idle) == EVENT_LOOP
     raw = tmp_path / "raw.txt"
     raw.write_text(f"{';'.join(recv)} 7\n{';'.join(encode)} 2\n{';'.join(idle)} 1\n")
