@@ -24,7 +24,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 from ..fallback import ChatEvent
 from ..providers.waiting import before_body_read
 from .mailbox import PING, heartbeats
-from .relay import _END, MAX_BATCH, StreamHandle, _current, written
+from .relay import _END, MAX_BATCH, written
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +113,17 @@ class Switchboard:
 
 
 def relay_in_greenlets(produce, after_event, heartbeat: float) -> Iterator[str]:
-    """relay() for a gevent worker: the same events, heartbeats and guarantees."""
-    handle = StreamHandle()
+    """relay() for a gevent worker: the same events, heartbeats and guarantees.
+
+    No upstream socket needs shutting down to wake the engine here (relay.py's StreamHandle): the
+    response ends the engine's greenlet itself, and its generators close the upstream answer.
+    """
+    cancelled = threading.Event()
 
     def work() -> None:
-        _current.set(handle)
         before_body_read.set(board.before_body_read)
         try:
-            for event in produce(handle.cancelled.is_set):
+            for event in produce(cancelled.is_set):
                 board.add(event)
                 if event.terminal:
                     break
@@ -136,5 +139,5 @@ def relay_in_greenlets(produce, after_event, heartbeat: float) -> Iterator[str]:
         yield from written(board.next_items, board.sent, after_event)
     finally:
         heartbeats.discard(board)
-        handle.cancelled.set()
+        cancelled.set()
         board.stop_engine()
