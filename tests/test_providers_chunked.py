@@ -10,7 +10,8 @@ from llmcfg.providers.chunked import MAX_LINE, ChunkedBody
 
 
 class Arrivals:
-    """A buffered reader whose read1 hands over the given pieces, one per read, then the end (b"")."""
+    """A buffered reader whose read1 hands over the given pieces, one per read (what is over the size
+    asked comes with the next), then the end (b"")."""
 
     def __init__(self, *pieces: bytes):
         self.pieces = list(pieces)
@@ -18,12 +19,17 @@ class Arrivals:
 
     def read1(self, size: int) -> bytes:
         self.reads += 1
-        return self.pieces.pop(0)[:size] if self.pieces else b""
+        if not self.pieces:
+            return b""
+        piece = self.pieces.pop(0)
+        if len(piece) > size:
+            self.pieces.insert(0, piece[size:])
+        return piece[:size]
 
 
-def read_all(body: ChunkedBody) -> list[bytes]:
+def read_all(body: ChunkedBody, before_read=None) -> list[bytes]:
     got = []
-    while data := body.read():
+    while data := body.read(before_read):
         got.append(data)
     return got
 
@@ -95,11 +101,19 @@ def test_a_line_longer_than_http_client_allows_is_an_error(line):
 def test_the_read_mark_runs_before_each_read_of_the_socket_and_only_then():
     fp, marks = Arrivals(b"5\r\nfirst\r\n6\r\nsecon", b"d\r\n0\r\n\r\n"), []
 
-    def mark():
-        marks.append(fp.reads)
+    def mark(drained):
+        marks.append((fp.reads, drained))
 
     body = ChunkedBody(fp, 65536)
     assert body.read(mark) == b"firstsecon"
     assert body.read(mark) == b"d"
     assert body.read(mark) == b""
-    assert marks == [0, 1]  # two reads of the socket; the end was already in the second
+    # Two reads of the socket, the end already in the second; the first read came back short.
+    assert marks == [(0, None), (1, True)]
+
+
+def test_a_read_that_filled_the_whole_size_asked_does_not_count_as_emptying_the_socket():
+    fp, drained = Arrivals(b"8\r\n1234", b"5678\r\n0\r\n\r\n"), []
+    body = ChunkedBody(fp, 7)  # the first read returns all 7 bytes asked: more may be waiting
+    assert read_all(body, drained.append) == [b"1234", b"5678"]
+    assert drained == [None, False, False]  # before the first read, then after each full one

@@ -12,14 +12,20 @@ import pytest
 # One loopback server and one client in a process patched by gevent, as gunicorn's gevent worker
 # patches it. The server sends a chunk after each gap of GAPS (seconds) and ends the answer; the
 # client reads with READ_TIMEOUT, pausing BUSY seconds after each chunk, then AFTER seconds, then
-# asks again on the kept connection (unless AFTER is None). Prints what happened as JSON.
+# asks again on the kept connection (unless AFTER is None). With HAND_OVER, the read runs the relay's
+# hand-over before it waits (waiting.before_body_read), and waits for the socket there. Prints what
+# happened as JSON.
 SCRIPT = """
 from gevent import monkey; monkey.patch_all()
 import json, socket, sys, threading, time
 import gevent, gevent.timeout, httpx
 from llmcfg.providers.transport import UpstreamTransport
+from llmcfg.providers.waiting import before_body_read
 
-GAPS, READ_TIMEOUT, BUSY, AFTER = json.loads(sys.argv[1])
+GAPS, READ_TIMEOUT, BUSY, AFTER, HAND_OVER = json.loads(sys.argv[1])
+hand_overs = []
+if HAND_OVER:
+    before_body_read.set(lambda: hand_overs.append(time.monotonic()))
 listener = socket.create_server(("127.0.0.1", 0))
 connections = []
 
@@ -69,27 +75,31 @@ if AFTER is not None:
     gevent.sleep(AFTER)
     again = client.get(url, timeout=5.0).text
 print(json.dumps({"got": got, "outcome": outcome, "waited": waited, "read_timers": len(timers),
-                  "again": again, "connections": len(connections)}))
+                  "again": again, "connections": len(connections), "hand_overs": len(hand_overs)}))
 """
 
 
-def run(gaps, read_timeout, busy=0.0, after=None) -> dict:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps([gaps, read_timeout, busy, after])],
+def run(gaps, read_timeout, busy=0.0, after=None, hand_over=False) -> dict:
+    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps([gaps, read_timeout, busy, after, hand_over])],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_a_read_that_waits_the_whole_timeout_fails_and_arms_no_timer_per_read():
-    found = run([0.0, 0.0, 5.0], read_timeout=0.3)
+@pytest.mark.parametrize("hand_over", [False, True])
+def test_a_read_that_waits_the_whole_timeout_fails_and_arms_no_timer_per_read(hand_over):
+    found = run([0.0, 0.0, 5.0], read_timeout=0.3, hand_over=hand_over)
     assert "".join(found["got"]) == "01" and found["outcome"] == "timed out"
     assert 0.3 <= found["waited"] < 1.5
     assert found["read_timers"] == 0  # gevent's per-read timeout was never armed
 
 
-def test_a_slow_steady_stream_outlasts_its_read_timeout_without_timing_out():
-    found = run([0.15] * 8, read_timeout=0.4)  # 1.2 s in all, never 0.4 s of silence
+@pytest.mark.parametrize("hand_over", [False, True])
+def test_a_slow_steady_stream_outlasts_its_read_timeout_without_timing_out(hand_over):
+    found = run([0.15] * 8, read_timeout=0.4, hand_over=hand_over)  # 1.2 s in all, never 0.4 s of silence
     assert found["outcome"] == "complete" and "".join(found["got"]) == "01234567"
+    if hand_over:
+        assert found["hand_overs"] >= 8  # each read after a gap handed over, then waited for the socket
 
 
 def test_time_the_reader_spends_between_reads_never_counts():

@@ -35,17 +35,24 @@ class ChunkedBody:
         self._left = 0  # bytes of the current chunk's data not received yet
         self.ended = False  # the last chunk and the trailer section have been read
         self.overran = False  # bytes came after the body's end: the connection is out of step
+        self._drained: bool | None = None  # the last read returned less than asked; None: no read yet
 
     def read(self, before_read=None) -> bytes:
         """Return the data of every chunk received so far (reading the socket once more if there is
-        none yet); b"" at the end. before_read runs before each read of the socket (waiting.py)."""
+        none yet); b"" at the end. before_read(drained) runs before each read of the socket
+        (waiting.py); drained says the read before came back short, None before the first.
+
+        read_size must be at least fp's buffer size: the first read then takes all fp holds, and a
+        short read after it says the socket has nothing more.
+        """
         while True:
             data = self._parse()
             if data or self.ended:
                 return data
             if before_read is not None:
-                before_read()
+                before_read(self._drained)
             more = self._fp.read1(self._read_size)
+            self._drained = len(more) < self._read_size
             if not more:
                 if self._state == TRAILER:  # http.client ends a body closed inside its trailer too
                     self._state, self.ended = ENDED, True

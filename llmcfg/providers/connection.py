@@ -255,11 +255,13 @@ class AnswerStream:
                         yield data
                     answer.will_close = answer.will_close or chunked.overran
                 else:
-                    while True:
+                    drained = None
+                    while answer.length != 0:  # None: to the end of the connection
                         if reading is not None:
-                            reading()
+                            reading(drained)
                         if not (data := answer.read1(READ_SIZE)):
                             break
+                        drained = len(data) < READ_SIZE
                         yield data
                     if answer.length:  # http.client ends quietly at an early hang-up
                         raise httpcore.RemoteProtocolError(INCOMPLETE_BODY)

@@ -40,22 +40,55 @@ def socket_is_readable(sock) -> bool:
     return bool(poller.poll(0))
 
 
+def readable_waiter(sock) -> Callable[[], None] | None:
+    """Under gevent, a callable that waits until sock is readable without trying a read first; else None.
+
+    gevent's recv tries the read, takes the EAGAIN, and only then waits: when the reader already
+    knows the socket is empty, that try is a wasted system call and exception, once per relayed
+    token. This waits on the socket's own read watcher (gevent's internals, as deadline.py's timer
+    finds the waiting reader there), so the read deadline still times the wait out.
+    """
+    wait, event = getattr(sock, "_wait", None), getattr(sock, "_read_event", None)
+    if wait is None or event is None:
+        return None
+    pending = getattr(sock, "pending", None)  # TLS: bytes decrypted already are off the socket
+
+    def wait_readable() -> None:
+        if sock._read_event is None or (pending is not None and pending()):
+            return  # closed (the read says so) or the read returns at once
+        wait(sock._read_event)
+
+    return wait_readable
+
+
 def before_each_read(sock, hand_over: Callable[[], None] | None, mark: Callable[[], None] | None):
-    """What runs before each read of a body: hand_over if the read would wait, then the read deadline's mark.
+    """What runs before each read of a body, `before(drained)`: hand_over if the read would wait,
+    then the read deadline's mark, then (under gevent) the wait for the socket.
 
     Only a read that would wait calls for the hand-over: when the next token is already in the
-    socket, it goes out with the ones before it, in one write. The mark comes after the hand-over,
-    which may take a while (the response writes), so that time never counts as the read's.
+    socket, it goes out with the ones before it, in one write. `drained` says whether the last read
+    came back short, which empties a plain socket: the next read would wait, and the operating
+    system need not be asked. It is None before the first read, whose bytes may have come with the
+    answer's head and wait in the reader's buffer: that read is never waited for here. The mark
+    comes after the hand-over, which may take a while (the response writes), so that time never
+    counts as the read's.
     """
     if hand_over is None:
-        return mark
+        return None if mark is None else lambda drained: mark()
     poller = os_poll()()
     poller.register(sock.fileno(), select.POLLIN)
+    wait_readable = readable_waiter(sock)
+    # A TLS read stops at a record's end, short or not: only a plain socket's short read empties it.
+    trust_drained = wait_readable is not None and getattr(sock, "pending", None) is None
 
-    def before() -> None:
-        if not poller.poll(0):
+    def before(drained: bool | None) -> None:
+        if (drained and trust_drained) or not poller.poll(0):
             hand_over()
-        if mark is not None:
+            if mark is not None:
+                mark()
+            if wait_readable is not None and drained is not None:
+                wait_readable()
+        elif mark is not None:
             mark()
 
     return before
