@@ -11,8 +11,8 @@ import pytest
 from gevent.event import Event
 
 from llmcfg.chat.relay import relay
-from llmcfg.providers.waiting import before_body_read
 from llmcfg.fallback import ChatEvent
+from llmcfg.providers.waiting import before_body_read
 
 pytestmark = pytest.mark.skipif(not __import__("gevent.monkey").monkey.is_module_patched("threading"),
                                 reason="runs under gevent's patches (test_chat_switchboard.py)")
