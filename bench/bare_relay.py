@@ -1,14 +1,20 @@
-"""The floor under the concurrency figure: a bare relay under gevent, as many processes as gunicorn.conf.py.
+"""The floors under the concurrency figure: bare relays under gevent, as many processes as gunicorn.conf.py.
 
 Each chat's request is read off the client's socket and sent as it is to the bench upstream on a
-connection of its own, and the answer's bytes are copied to the client as they arrive: no HTTP
-parsing beyond the request's length, no SSE, no app. Its worker processes share one listening
-socket and accept as many connections per loop turn as gunicorn.conf.py's, and upstream reads time
-out as the app's do (one timer per answer, llmcfg.providers.deadline). What it costs per token is
-what any relay written in Python under gevent pays on this machine; what the served app costs
-beyond it is the app's own path.
+connection of its own. Its worker processes share one listening socket and accept as many
+connections per loop turn as gunicorn.conf.py's, and upstream reads time out as the app's do (one
+timer per answer, llmcfg.providers.deadline).
 
-Run alone: `python -m bench.bare_relay UPSTREAM_PORT` prints `listening on 127.0.0.1:PORT`.
+Copying: the answer's bytes go to the client as they arrive; no HTTP parsing beyond the request's
+length, no SSE, no app. What it costs per token is what any relay written in Python under gevent
+pays on this machine.
+
+Parsing (`--parse`): the relay also does the work a token needs in the app, in one flat loop: the
+answer's chunked framing, its SSE events, each event's JSON, and the app's own `token` and `done`
+events written to the client as chunks (AppEvents). No Flask, no database, no fallback engine, no
+layers. What the served app costs beyond it is the depth of the app's path, not the work.
+
+Run alone: `python -m bench.bare_relay UPSTREAM_PORT [--parse]` prints `listening on 127.0.0.1:PORT`.
 """
 
 import os
@@ -16,10 +22,14 @@ import signal
 import socket
 import sys
 
+import orjson
+
 from .served import serve_settings
 from .upstream import ListeningProcess, raise_open_files_limit
 
 READ_SIZE = 64 * 1024
+ANSWER_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n")
 
 
 def read_request(client: socket.socket) -> bytes | None:
@@ -41,8 +51,67 @@ def read_request(client: socket.socket) -> bytes | None:
     return head + b"\r\n\r\n" + body
 
 
-def relay_one(client: socket.socket, upstream_port: int, read_timeout: float) -> None:
-    """Send one request upstream and copy the answer back until the upstream hangs up."""
+class AppEvents:
+    """The upstream's chunked, OpenAI-shaped SSE answer turned into the app's events, as its bytes arrive.
+
+    feed() takes what one read brought (the answer's head included) and returns the app's SSE text
+    for every event completed so far, framed as one chunk (b"" when none is); `finished` turns true
+    at the answer's `[DONE]` or its last chunk.
+    """
+
+    def __init__(self):
+        self.raw = b""  # bytes not yet unframed (the head, then chunk framing)
+        self.body = b""  # unframed SSE text not yet ending in a blank line
+        self.head_read = False
+        self.finished = False
+
+    def feed(self, data: bytes) -> bytes:
+        self.raw += data
+        if not self.head_read:
+            end = self.raw.find(b"\r\n\r\n")
+            if end < 0:
+                return b""
+            self.raw, self.head_read = self.raw[end + 4:], True
+        self._unframe()
+        cut = self.body.rfind(b"\n\n")
+        if cut < 0:
+            return b""
+        complete, self.body = self.body[:cut], self.body[cut + 2:]
+        out = b"".join(self._event(event) for event in complete.split(b"\n\n"))
+        return b"%X\r\n%s\r\n" % (len(out), out) if out else b""
+
+    def _unframe(self) -> None:
+        while not self.finished:
+            line_end = self.raw.find(b"\r\n")
+            if line_end < 0:
+                return
+            size = int(self.raw[:line_end].split(b";", 1)[0], 16)
+            end = line_end + 2 + size
+            if len(self.raw) < end + 2:
+                return
+            self.body += self.raw[line_end + 2:end]
+            self.raw = self.raw[end + 2:]
+            self.finished = size == 0
+
+    def _event(self, event: bytes) -> bytes:
+        out = b""
+        for line in event.split(b"\n"):
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                self.finished = True
+                out += b'event: done\ndata: {"usage": null}\n\n'
+                continue
+            choices = orjson.loads(data).get("choices") or ()
+            text = (choices[0].get("delta") or {}).get("content") if choices else None
+            if text:
+                out += b'event: token\ndata: {"text": %s}\n\n' % orjson.dumps(text)
+        return out
+
+
+def relay_one(client: socket.socket, upstream_port: int, read_timeout: float, parse: bool = False) -> None:
+    """Send one request upstream; copy its answer back (or, parsing, write the app's events for it) until it ends."""
     from llmcfg.providers.deadline import ReadDeadline  # imported once gevent has patched the worker
 
     try:
@@ -52,21 +121,29 @@ def relay_one(client: socket.socket, upstream_port: int, read_timeout: float) ->
         with socket.create_connection(("127.0.0.1", upstream_port)) as upstream:
             upstream.sendall(request)
             deadline = ReadDeadline.start(upstream, read_timeout)
+            events = AppEvents() if parse else None
+            if events is not None:
+                client.sendall(ANSWER_HEAD)
             try:
-                while True:
+                while events is None or not events.finished:
                     deadline.reading()
                     if not (data := upstream.recv(READ_SIZE)):
                         break
-                    client.sendall(data)
+                    if events is not None:
+                        data = events.feed(data)
+                    if data:
+                        client.sendall(data)
             finally:
                 deadline.cancel()
+            if events is not None:
+                client.sendall(b"0\r\n\r\n")
     except OSError:
         pass  # the client left, or the upstream did: either way this chat is over
     finally:
         client.close()
 
 
-def serve_worker(listener_fd: int, upstream_port: int, per_turn: int) -> None:
+def serve_worker(listener_fd: int, upstream_port: int, per_turn: int, parse: bool = False) -> None:
     """One worker process: gevent, one greenlet per chat, until terminated."""
     from gevent import monkey
 
@@ -76,7 +153,7 @@ def serve_worker(listener_fd: int, upstream_port: int, per_turn: int) -> None:
     from llmcfg.providers import DEFAULT_READ_TIMEOUT
 
     listener = socket.socket(fileno=listener_fd)  # gevent's socket now, over the shared listening one
-    server = StreamServer(listener, lambda client, _: relay_one(client, upstream_port, DEFAULT_READ_TIMEOUT))
+    server = StreamServer(listener, lambda client, _: relay_one(client, upstream_port, DEFAULT_READ_TIMEOUT, parse))
     server.max_accept = per_turn
     server.serve_forever()
 
@@ -92,7 +169,7 @@ def main(argv: list[str]) -> None:
     for _ in range(int(settings.get("workers", 1))):
         pid = os.fork()
         if pid == 0:
-            serve_worker(listener.fileno(), upstream_port, int(settings.get("accept_per_turn", 1)))
+            serve_worker(listener.fileno(), upstream_port, int(settings.get("accept_per_turn", 1)), "--parse" in argv)
             os._exit(0)
         children.append(pid)
 
@@ -110,10 +187,11 @@ def main(argv: list[str]) -> None:
 
 
 class BareRelay(ListeningProcess):
-    """The bare relay in a child process: `port` to load it, `pid` for its process tree."""
+    """A bare relay in a child process, copying or (parse=True) parsing: `port` to load it, `pid` for its tree."""
 
-    def __init__(self, upstream_port: int):
-        super().__init__("bench.bare_relay", str(upstream_port), what="the bare relay")
+    def __init__(self, upstream_port: int, parse: bool = False):
+        super().__init__("bench.bare_relay", str(upstream_port), *(["--parse"] if parse else []),
+                         what="the bare relay")
 
 
 if __name__ == "__main__":

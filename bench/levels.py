@@ -87,9 +87,11 @@ def runs_at(levels: list[Level], clients: int) -> list[Level]:
     return [lv for lv in levels if lv.clients == clients]
 
 
-def floor_runs(ctx: Context, clients: int) -> list[Level]:
-    """`clients` people chatting through the bare relay, as many runs as the target level gets."""
-    with BareRelay(ctx.upstream.port) as relay:
-        run_load(relay.port, 16, ramp=0.5, **ctx.direct_stream_load())  # warm every worker
-        return [measure_level(ctx, relay, clients, run, ctx.direct_stream_load())
-                for run in range(1, ctx.sizes.target_runs + 1)]
+def floor_runs(ctx: Context, clients: int, parse: bool = False) -> list[Level]:
+    """`clients` people chatting through a bare relay (copying, or parsing into the app's events), as many
+    runs as the target level gets."""
+    # The upstream's own request either way; the parsing relay answers with the app's events.
+    load_args = {**ctx.direct_stream_load(), "direct": not parse}
+    with BareRelay(ctx.upstream.port, parse) as relay:
+        run_load(relay.port, 16, ramp=0.5, **load_args)  # warm every worker
+        return [measure_level(ctx, relay, clients, run, load_args) for run in range(1, ctx.sizes.target_runs + 1)]

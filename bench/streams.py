@@ -142,16 +142,25 @@ def serve_verdict(results: dict[str, list[Level]], target_ms: float) -> str | No
             f"then the least memory): {verdict}.")
 
 
-def floor_row(figure: str, floor: list[Level], app: list[Level], target_ms: float) -> Row:
-    """The target level through the bare relay beside the served app's runs of it: CPU per token, medians."""
+FLOORS = {
+    "bare_relay": ("a bare relay: the upstream's bytes copied to the client under gevent, as many processes as "
+                   "gunicorn.conf.py (the floor under the app, every run)", "bare relay"),
+    "parsing_relay": ("a parsing relay: the bare relay doing a token's work in one flat loop (chunked framing, "
+                      "SSE events, each event's JSON, the app's token events), no Flask, database or fallback "
+                      "engine (every run)", "parsing relay"),
+}
+
+
+def floor_row(figure: str, kind: str, floor: list[Level], app: list[Level], target_ms: float) -> Row:
+    """The target level through a bare relay (FLOORS) beside the served app's runs of it: CPU per token, medians."""
     floor_cpu, app_cpu = median_cpu_us(floor), median_cpu_us(app)
     kept = runs_within(floor, target_ms)
-    return Row(figure, f"{floor[0].clients} concurrent chats through a bare relay: the upstream's bytes copied to the "
-               "client under gevent, as many processes as gunicorn.conf.py (the floor under the app, every run)",
+    what, short = FLOORS[kind]
+    return Row(figure, f"{floor[0].clients} concurrent chats through {what}",
                f"{kept} of {len(floor)} runs within the issue's bar: {runs_summary(floor)}; "
                f"CPU {fmt(floor_cpu)} µs/token (median)",
                f"served app, same chats: CPU {fmt(app_cpu)} µs/token (median of its runs)",
-               ratio=f"{app_cpu / floor_cpu:.2f}× (app / bare relay)")
+               ratio=f"{app_cpu / floor_cpu:.2f}× (app / {short})")
 
 
 def figure_streams(ctx: Context) -> None:
@@ -196,8 +205,9 @@ def figure_streams(ctx: Context) -> None:
     if production:
         # The target, or the level above it when the climb carried the target and went on.
         busiest = max(level.clients for level in production)
-        ctx.shared["bare_relay"] = floor = floor_runs(ctx, busiest)
-        ctx.report.add(floor_row(figure, floor, runs_at(production, busiest), sizes.itl_target_ms))
+        for kind in FLOORS:
+            ctx.shared[kind] = floor = floor_runs(ctx, busiest, parse=kind == "parsing_relay")
+            ctx.report.add(floor_row(figure, kind, floor, runs_at(production, busiest), sizes.itl_target_ms))
         start_ms = ctx.shared["start_cpu_ms"] = chat_start_cpu(ctx)
         ctx.report.add(Row(figure, "Server CPU per one-token chat: what a chat's start and end cost (production config)",
                            f"{fmt(start_ms, 2)} ms ({fmt(start_ms * 1000 / sizes.stream_tokens)} µs per token of a "

@@ -37,6 +37,9 @@ def test_tiny_run_prints_one_table_and_rewrites_the_report(tmp_path):
     # The floor under the app: the same chats through a bare relay, every token of every run read.
     assert re.search(r"\| 4\. Concurrent streams \| 5 concurrent chats through a bare relay: .*\| "
                      r"3 of 3 runs within the issue's bar: chats completed 5/5 / 5/5 / 5/5; .*\| [0-9.]+× \(app / bare relay\)", text)
+    # ... and through the bare relay that parses each answer into the app's events, every token read as the app's.
+    assert re.search(r"\| 4\. Concurrent streams \| 5 concurrent chats through a parsing relay: .*\| "
+                     r"3 of 3 runs within the issue's bar: chats completed 5/5 / 5/5 / 5/5; .*\| [0-9.]+× \(app / parsing relay\)", text)
     # Beside each level, what the load generator and the upstream cost on the machine they share with the server.
     assert re.search(r"direct: 5/5; .*; harness CPU [0-9.,]+ µs/token \|", text)
     # The layer table has a column measured under gevent, in a child process (bench.layers_gevent).
@@ -92,6 +95,45 @@ def test_the_bare_relay_copies_the_upstreams_answer_with_as_many_processes_as_th
     assert len(texts) == 4 and chunks[-1].usage.completion_tokens == 4
     assert len(workers) == config_settings(ROOT / "gunicorn.conf.py")["workers"]
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # its workers went with it
+
+
+def test_the_parsing_relay_answers_with_the_apps_events_for_every_token(upstream):
+    import httpx
+    from httpx_sse import connect_sse
+
+    from bench.bare_relay import BareRelay
+
+    with BareRelay(upstream.port, parse=True) as relay, httpx.Client(timeout=10) as client:
+        body = {"model": "ok-5-1", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        with connect_sse(client, "POST", f"http://127.0.0.1:{relay.port}/v1/chat/completions", json=body) as source:
+            assert source.response.headers["transfer-encoding"] == "chunked"
+            events = [(sse.event, sse.json()) for sse in source.iter_sse()]
+    assert [name for name, _ in events] == ["token"] * 5 + ["done"]
+    sent = [float(data["text"]) for _, data in events[:5]]  # each token's text is when the upstream wrote it
+    assert sent == sorted(sent) and len(set(sent)) == 5
+
+
+def test_the_parsing_relay_reads_an_answer_however_its_bytes_are_split():
+    from bench.bare_relay import AppEvents
+    from bench.upstream import Upstream, chunked
+
+    answer = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + chunked('data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n')
+              + chunked('data: {"choices":[{"delta":{"content":"caf\u00e9 \\"1\\""}}]}\n\n')
+              + chunked(Upstream.tail("m", 1, 1, usage=True)) + b"0\r\n\r\n")
+    for size in (1, 7, len(answer)):
+        events = AppEvents()
+        chunks = [events.feed(answer[i:i + size]) for i in range(0, len(answer), size)]
+        assert events.finished
+        # One chunk per read that completed an event; nothing for the role-only first event or the usage.
+        text = b"".join(unchunk(chunk) for chunk in chunks if chunk).decode()
+        assert text == 'event: token\ndata: {"text": "caf\u00e9 \\"1\\""}\n\nevent: done\ndata: {"usage": null}\n\n'
+
+
+def unchunk(chunk: bytes) -> bytes:
+    size, _, rest = chunk.partition(b"\r\n")
+    assert rest[int(size, 16):] == b"\r\n"
+    return rest[:int(size, 16)]
 
 
 def config_settings(path) -> dict:
@@ -370,3 +412,26 @@ def test_the_capacity_note_says_whether_a_bare_relay_carries_the_target():
     note = capacity_note(ctx, app, app)
     assert "in 1 of 2 runs" in note and "not even that carries them here, so this machine" in note
     assert "A bare relay" not in capacity_note(SimpleNamespace(sizes=Sizes("full"), shared={}), app, app)
+
+
+def test_the_capacity_note_says_whether_the_tokens_work_done_flat_carries_the_target():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from bench.capacity import capacity_note
+    from bench.context import Sizes
+
+    app = [replace(level, cpu_seconds=0.2) for level in _levels((500, 70, 900), (500, 60, 900))]
+    bare = [replace(level, cpu_seconds=0.05) for level in _levels((500, 12, 80), (500, 16, 90))]
+    parsing = [replace(level, cpu_seconds=0.125) for level in _levels((500, 20, 180), (500, 22, 190))]
+    ctx = SimpleNamespace(sizes=Sizes("full"), shared={"bare_relay": bare, "parsing_relay": parsing})
+
+    note = capacity_note(ctx, app, app)
+    assert "The same relay doing a token's work in one flat loop" in note
+    assert "held 500 chats within the issue's bar in 2 of 2 runs (chats completed 1/1 / 1/1; p99 added ITL " \
+           "20.0 / 22.0 ms; p99 TTFT 180 / 190 ms), at 62,500 µs of CPU per token: the work a token needs fits " \
+           "this machine. What the app adds is the depth of its path, at 1.60 times that CPU" in note
+
+    ctx.shared["parsing_relay"] = parsing[:1] + [replace(level, cpu_seconds=0.125) for level in _levels((500, 51, 80))]
+    note = capacity_note(ctx, app, app)
+    assert "in 1 of 2 runs" in note and "not even the work alone, done flat, carries them here" in note
