@@ -63,10 +63,11 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
                  f"upstream): {tokens_per_s * harness / 1e6:.2f} cores at {fmt(tokens_per_s)} tokens/s.")
     note += " Choosing a worker class does not change that; the cost per token has to come down in the runtime."
     floor = ctx.shared.get("bare_relay")
-    if floor:
+    # A floor's CPU under the clock's tick (a small run) gives no ratio to speak of.
+    if floor and median_cpu_us(floor) > 0:
         note += " " + floor_sentence(floor, cpu, sizes.itl_target_ms)
     parsing = ctx.shared.get("parsing_relay")
-    if parsing:
+    if parsing and median_cpu_us(parsing) > 0:
         note += " " + parsing_sentence(parsing, cpu, sizes.itl_target_ms)
     profile = ctx.shared.get("served_profile")
     costs, streams = ctx.shared.get("layer_costs") or [], ctx.shared.get("layer_streams")

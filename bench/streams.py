@@ -156,11 +156,12 @@ def floor_row(figure: str, kind: str, floor: list[Level], app: list[Level], targ
     floor_cpu, app_cpu = median_cpu_us(floor), median_cpu_us(app)
     kept = runs_within(floor, target_ms)
     what, short = FLOORS[kind]
+    # A small run can take less CPU than the clock's tick (tree_cpu reads /proc in ticks): no ratio then.
+    cpu = f"CPU {fmt(floor_cpu)} µs/token (median)" if floor_cpu > 0 else "CPU under the clock's tick"
     return Row(figure, f"{floor[0].clients} concurrent chats through {what}",
-               f"{kept} of {len(floor)} runs within the issue's bar: {runs_summary(floor)}; "
-               f"CPU {fmt(floor_cpu)} µs/token (median)",
+               f"{kept} of {len(floor)} runs within the issue's bar: {runs_summary(floor)}; {cpu}",
                f"served app, same chats: CPU {fmt(app_cpu)} µs/token (median of its runs)",
-               ratio=f"{app_cpu / floor_cpu:.2f}× (app / {short})")
+               ratio=f"{app_cpu / floor_cpu:.2f}× (app / {short})" if floor_cpu > 0 else "—")
 
 
 def figure_streams(ctx: Context) -> None:

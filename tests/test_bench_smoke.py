@@ -36,10 +36,12 @@ def test_tiny_run_prints_one_table_and_rewrites_the_report(tmp_path):
     assert "| 4. Concurrent streams | Server CPU per one-token chat" in text
     # The floor under the app: the same chats through a bare relay, every token of every run read.
     assert re.search(r"\| 4\. Concurrent streams \| 5 concurrent chats through a bare relay: .*\| "
-                     r"3 of 3 runs within the issue's bar: chats completed 5/5 / 5/5 / 5/5; .*\| [0-9.]+× \(app / bare relay\)", text)
+                     r"3 of 3 runs within the issue's bar: chats completed 5/5 / 5/5 / 5/5; .*\| "
+                     r"(?:[0-9.]+× \(app / bare relay\)|—) \|", text)  # —: the relay's CPU was under a clock tick
     # ... and through the bare relay that parses each answer into the app's events, every token read as the app's.
     assert re.search(r"\| 4\. Concurrent streams \| 5 concurrent chats through a parsing relay: .*\| "
-                     r"3 of 3 runs within the issue's bar: chats completed 5/5 / 5/5 / 5/5; .*\| [0-9.]+× \(app / parsing relay\)", text)
+                     r"3 of 3 runs within the issue's bar: chats completed 5/5 / 5/5 / 5/5; .*\| "
+                     r"(?:[0-9.]+× \(app / parsing relay\)|—) \|", text)
     # Beside each level, what the load generator and the upstream cost on the machine they share with the server.
     assert re.search(r"direct: 5/5; .*; harness CPU [0-9.,]+ µs/token \|", text)
     # The layer table has a column measured under gevent, in a child process (bench.layers_gevent).
@@ -414,6 +416,19 @@ def test_the_capacity_note_says_whether_a_bare_relay_carries_the_target():
     assert "A bare relay" not in capacity_note(SimpleNamespace(sizes=Sizes("full"), shared={}), app, app)
 
 
+def test_a_floor_that_took_less_than_a_clock_tick_gets_no_ratio():
+    from dataclasses import replace
+
+    from bench.streams import floor_row
+
+    app = [replace(level, cpu_seconds=0.2) for level in _levels((5, 3, 30))]
+    floor = [replace(level, cpu_seconds=0.0) for level in _levels((5, 2, 20))]
+    row = floor_row("4. Concurrent streams", "parsing_relay", floor, app, 50.0)
+    assert row.ratio == "—" and "CPU under the clock's tick" in row.value
+    row = floor_row("4. Concurrent streams", "parsing_relay", [replace(floor[0], cpu_seconds=0.1)], app, 50.0)
+    assert row.ratio == "2.00× (app / parsing relay)" and "CPU 50,000 µs/token (median)" in row.value
+
+
 def test_the_capacity_note_says_whether_the_tokens_work_done_flat_carries_the_target():
     from dataclasses import replace
     from types import SimpleNamespace
@@ -437,3 +452,6 @@ def test_the_capacity_note_says_whether_the_tokens_work_done_flat_carries_the_ta
     ctx.shared["parsing_relay"] = parsing[:1] + [replace(level, cpu_seconds=0.125) for level in _levels((500, 51, 80))]
     note = capacity_note(ctx, app, app)
     assert "in 1 of 2 runs" in note and "not even the work alone, done flat, carries them here" in note
+
+    ctx.shared["parsing_relay"] = [replace(level, cpu_seconds=0.0) for level in parsing]  # under a clock tick
+    assert "The same relay doing" not in capacity_note(ctx, app, app)
