@@ -28,6 +28,10 @@ from .served import serve_settings
 from .upstream import ListeningProcess, raise_open_files_limit
 
 READ_SIZE = 64 * 1024
+# What each floor does, in the words the report uses for it (bench.streams' rows, bench.capacity's note).
+COPYING = "the upstream's bytes copied to the client, no HTTP parsing, no app"
+PARSING = ("a token's work in one flat loop (the answer's chunked framing, its SSE events, each event's JSON, "
+           "the app's token events; no Flask, database or fallback engine)")
 ANSWER_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                b"Transfer-Encoding: chunked\r\n\r\n")
 

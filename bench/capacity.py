@@ -4,9 +4,10 @@ the target level is missed, CPU per token against the budget (capacity_note)."""
 import os
 from typing import TYPE_CHECKING
 
+from .bare_relay import COPYING, PARSING
 from .context import Context
 from .layers import added_per_layer
-from .levels import median_cpu_us, runs_within
+from .levels import median_cpu_us, runs_at, runs_within
 from .stats import fmt
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
     # The busiest level: per token, fewer chats cost more (a worker's fixed work is spread thinner).
     # Measured more than once, its runs' median, as the rows beside the floors give it.
     top = max(production, key=lambda lv: lv.clients)
-    busiest = [lv for lv in production if lv.clients == top.clients]
+    busiest = runs_at(production, top.clients)
     cpu = median_cpu_us(busiest)
     rate = 1000.0 / sizes.stream_interval_ms
     tokens_per_s = sizes.stream_target * rate  # what the target level needs
@@ -108,8 +109,7 @@ def capacity_note(ctx: Context, production: list["Level"], at_target: list["Leve
 
 def floor_sentence(floor: list["Level"], app_cpu: float, target_ms: float) -> str:
     """What the bare relay (bench.bare_relay) says about where the limit lies."""
-    said = ("A bare relay under gevent with as many processes (the upstream's bytes copied to the client, no HTTP "
-            f"parsing, no app) {_held(floor, target_ms)}: ")
+    said = f"A bare relay under gevent with as many processes ({COPYING}) {_held(floor, target_ms)}: "
     if runs_within(floor, target_ms) == len(floor):
         return said + (f"this machine carries them through Python and gevent, so what is missing is in the app's "
                        f"own path, which costs {app_cpu / median_cpu_us(floor):.2f} times that.")
@@ -118,8 +118,7 @@ def floor_sentence(floor: list["Level"], app_cpu: float, target_ms: float) -> st
 
 def parsing_sentence(floor: list["Level"], app_cpu: float, target_ms: float) -> str:
     """What the parsing relay (bench.bare_relay --parse) says about the app's path."""
-    said = ("The same relay doing a token's work in one flat loop (the answer's chunked framing, its SSE events, "
-            f"each event's JSON, the app's token events; no Flask, database or fallback engine) {_held(floor, target_ms)}: ")
+    said = f"The same relay doing {PARSING} {_held(floor, target_ms)}: "
     if runs_within(floor, target_ms) == len(floor):
         return said + ("the work a token needs fits this machine. What the app adds is the depth of its path, at "
                        f"{app_cpu / median_cpu_us(floor):.2f} times that CPU: each token climbs through httpx's "

@@ -11,6 +11,7 @@ import importlib.util
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from .bare_relay import COPYING, PARSING
 from .capacity import SERVE_RATIONALE, capacity_note, runs_summary
 from .context import CANDIDATES, PRODUCTION, Context
 from .duel import Duel, duel_section, run_duel
@@ -142,12 +143,11 @@ def serve_verdict(results: dict[str, list[Level]], target_ms: float) -> str | No
             f"then the least memory): {verdict}.")
 
 
+# kind (its key in ctx.shared) → how the row names it, its short name, whether it parses.
 FLOORS = {
-    "bare_relay": ("a bare relay: the upstream's bytes copied to the client under gevent, as many processes as "
-                   "gunicorn.conf.py (the floor under the app, every run)", "bare relay"),
-    "parsing_relay": ("a parsing relay: the bare relay doing a token's work in one flat loop (chunked framing, "
-                      "SSE events, each event's JSON, the app's token events), no Flask, database or fallback "
-                      "engine (every run)", "parsing relay"),
+    "bare_relay": (f"a bare relay: {COPYING}, under gevent with as many processes as gunicorn.conf.py; the floor "
+                   "under the app, every run", "bare relay", False),
+    "parsing_relay": (f"a parsing relay: the bare relay doing {PARSING}, every run", "parsing relay", True),
 }
 
 
@@ -155,7 +155,7 @@ def floor_row(figure: str, kind: str, floor: list[Level], app: list[Level], targ
     """The target level through a bare relay (FLOORS) beside the served app's runs of it: CPU per token, medians."""
     floor_cpu, app_cpu = median_cpu_us(floor), median_cpu_us(app)
     kept = runs_within(floor, target_ms)
-    what, short = FLOORS[kind]
+    what, short, _ = FLOORS[kind]
     # A small run can take less CPU than the clock's tick (tree_cpu reads /proc in ticks): no ratio then.
     cpu = f"CPU {fmt(floor_cpu)} µs/token (median)" if floor_cpu > 0 else "CPU under the clock's tick"
     return Row(figure, f"{floor[0].clients} concurrent chats through {what}",
@@ -206,8 +206,8 @@ def figure_streams(ctx: Context) -> None:
     if production:
         # The target, or the level above it when the climb carried the target and went on.
         busiest = max(level.clients for level in production)
-        for kind in FLOORS:
-            ctx.shared[kind] = floor = floor_runs(ctx, busiest, parse=kind == "parsing_relay")
+        for kind, (_, _, parse) in FLOORS.items():
+            ctx.shared[kind] = floor = floor_runs(ctx, busiest, parse)
             ctx.report.add(floor_row(figure, kind, floor, runs_at(production, busiest), sizes.itl_target_ms))
         start_ms = ctx.shared["start_cpu_ms"] = chat_start_cpu(ctx)
         ctx.report.add(Row(figure, "Server CPU per one-token chat: what a chat's start and end cost (production config)",
