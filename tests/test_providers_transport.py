@@ -8,12 +8,14 @@ import textwrap
 import threading
 from contextlib import closing
 
+import httpcore
 import httpx
+from httpcore._sync.connection_pool import PoolRequest
 
 from llmcfg.providers import provider_for
 from llmcfg.providers.base import ChatTarget, Credential
-from llmcfg.providers.connection import socket_is_readable
-from llmcfg.providers.transport import UpstreamTransport
+from llmcfg.providers.connection import IDLE, socket_is_readable
+from llmcfg.providers.transport import UpstreamPool, UpstreamTransport
 from tests.fakes.plugin import Behavior
 
 MODEL = "gpt-4o-mini"
@@ -130,3 +132,68 @@ def test_only_the_idle_connection_about_to_be_used_is_asked_whether_its_server_h
         list(openai_chat(fake_upstream, client))
     ports = chat_ports(fake_upstream)
     assert len(asked) == 1 and ports[-1] in ports[:5]
+
+
+class IdleStandIn:
+    """A connection in the pool's eyes only: idle, alive, to any origin (the pool's pass alone is tested)."""
+
+    def __init__(self, state=IDLE):
+        self.state, self.claimed_by = state, None
+
+    def has_expired(self):
+        return False
+
+    def can_handle_request(self, origin):
+        return True
+
+    def is_available(self):
+        return self.state == IDLE
+
+    def hung_up(self):
+        return False
+
+
+def pool_with(connections, max_connections=10, max_idle=10) -> UpstreamPool:
+    pool = UpstreamPool(max_connections=max_connections, max_keepalive_connections=max_idle)
+    pool._connections = list(connections)
+    return pool
+
+
+def queue(pool: UpstreamPool) -> PoolRequest:
+    """A request arriving at the pool, as httpcore's handle_request queues it."""
+    request = PoolRequest(httpcore.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+    pool._requests.append(request)
+    return request
+
+
+def test_a_connection_handed_out_but_not_started_on_is_neither_handed_out_again_nor_closed():
+    """Between the pool's pass and the request's start, the connection still says IDLE."""
+    given = IdleStandIn()
+    pool = pool_with([given], max_connections=1)
+    first = queue(pool)
+    pool._assign_requests_to_connections()
+    pool._max_keepalive_connections = 0  # an idle connection now would be closed
+    second = queue(pool)
+    closing = pool._assign_requests_to_connections()
+    assert first.connection is given and given.claimed_by is first
+    assert second.is_queued() and closing == [] and pool._connections == [given]
+
+
+def test_a_connection_whose_request_left_before_starting_on_it_serves_the_next():
+    given = IdleStandIn()
+    pool = pool_with([given], max_connections=1)
+    cancelled = queue(pool)
+    pool._assign_requests_to_connections()
+    pool._requests.remove(cancelled)  # what httpcore does when a request is cancelled
+    pool._assign_requests_to_connections()  # and then it runs the pass again
+    assert given.claimed_by is None  # the cancelled request is not kept alive by its connection
+    waiting = queue(pool)
+    pool._assign_requests_to_connections()
+    assert waiting.connection is given and given.claimed_by is waiting
+
+
+def test_starting_a_request_on_a_connection_clears_its_claim(fake_upstream):
+    with closing(client_with(max_connections=2, max_idle=2)) as client:
+        list(openai_chat(fake_upstream, client))
+        pool = client._transport._pool
+        assert [c.claimed_by for c in pool._connections] == [None]

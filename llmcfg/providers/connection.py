@@ -114,6 +114,7 @@ class BufferedConnection(httpcore.ConnectionInterface):
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
         self.state = NEW  # NEW, ACTIVE, IDLE or CLOSED; the pool reads it (transport.py)
+        self.claimed_by = None  # the pool's request this was given to, until that request starts on it
         self._state_lock = threading.Lock()
         self._expire_at: float | None = None
         self._sock: socket.socket | None = None
@@ -127,7 +128,7 @@ class BufferedConnection(httpcore.ConnectionInterface):
         with self._state_lock:
             if self.state not in (NEW, IDLE):
                 raise httpcore.ConnectionNotAvailable()
-            self.state, self._expire_at = ACTIVE, None
+            self.state, self._expire_at, self.claimed_by = ACTIVE, None, None
             self._request_count += 1
         timeouts = request.extensions.get("timeout", {})
         answer = None

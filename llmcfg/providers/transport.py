@@ -20,7 +20,10 @@ max_keepalive_connections; but it counts every connection as idle, so once more 
 than that limit, each finished chat's connection is closed instead of kept for the next chat (and
 the next chat pays a new TCP and TLS handshake). Raising the limit avoids that, but the stock pass
 then recounts all connections once per idle one. UpstreamPool does the same pass once, counting
-only idle connections.
+only idle connections. A connection given to a request that has not started on it yet still looks
+idle; the pool marks it with that request (BufferedConnection.claimed_by) when it hands it out,
+instead of collecting every open request's connection on each pass: with hundreds of chats open,
+that collection cost more than the rest of the pass.
 """
 
 import ssl
@@ -42,7 +45,7 @@ class UpstreamPool(httpcore.ConnectionPool):
         on it yet still looks idle: it is not counted as idle, so it is neither closed to keep
         the idle count down or to make room, nor given to a second request.
         """
-        closing, kept, idle, spoken_for = [], [], [], None
+        closing, kept, idle, waiting = [], [], [], None
         for connection in self._connections:
             state = connection.state
             if state == ACTIVE:  # most of them while chats stream: nothing to check
@@ -55,10 +58,15 @@ class UpstreamPool(httpcore.ConnectionPool):
                 continue
             kept.append(connection)
             if state == IDLE:
-                if spoken_for is None:
-                    spoken_for = {id(r.connection) for r in self._requests if r.connection is not None}
-                if id(connection) not in spoken_for:
-                    idle.append(connection)
+                claim = connection.claimed_by
+                if claim is not None and claim.connection is connection:
+                    # Given out and not started on yet, unless its request has left the pool
+                    # (cancelled before it started): then the connection is free again.
+                    waiting = set(self._requests) if waiting is None else waiting
+                    if claim in waiting:
+                        continue
+                    connection.claimed_by = None
+                idle.append(connection)
         surplus = len(idle) - self._max_keepalive_connections
         if surplus > 0:  # the oldest go first
             dropped, idle = idle[:surplus], idle[surplus:]
@@ -67,12 +75,12 @@ class UpstreamPool(httpcore.ConnectionPool):
         self._connections = kept
 
         for pool_request in self._requests:
-            if not pool_request.is_queued():
+            if pool_request.connection is not None:  # is_queued(), without a call per open chat
                 continue
             origin = pool_request.request.url.origin
             reusable = self._reusable(idle, origin, closing)
             if reusable is not None:
-                pool_request.assign_to_connection(reusable)
+                self._give(pool_request, reusable)
                 continue
             if len(self._connections) >= self._max_connections:
                 if not idle:
@@ -82,8 +90,13 @@ class UpstreamPool(httpcore.ConnectionPool):
                 closing.append(making_room)
             connection = self.create_connection(origin)
             self._connections.append(connection)
-            pool_request.assign_to_connection(connection)
+            self._give(pool_request, connection)
         return closing
+
+    @staticmethod
+    def _give(pool_request, connection: BufferedConnection) -> None:
+        connection.claimed_by = pool_request  # cleared when the request starts on it
+        pool_request.assign_to_connection(connection)
 
     def _reusable(self, idle: list, origin: httpcore.Origin, closing: list) -> BufferedConnection | None:
         """Take the oldest idle connection to origin whose server has not hung up, or None.
