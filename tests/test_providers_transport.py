@@ -14,7 +14,7 @@ from httpcore._sync.connection_pool import PoolRequest
 
 from llmcfg.providers import provider_for
 from llmcfg.providers.base import ChatTarget, Credential
-from llmcfg.providers.connection import IDLE, socket_is_readable
+from llmcfg.providers.connection import ACTIVE, IDLE, socket_is_readable
 from llmcfg.providers.transport import UpstreamPool, UpstreamTransport
 from tests.fakes.plugin import Behavior
 
@@ -194,6 +194,8 @@ def test_a_connection_whose_request_left_before_starting_on_it_serves_the_next()
 
 def test_starting_a_request_on_a_connection_clears_its_claim(fake_upstream):
     with closing(client_with(max_connections=2, max_idle=2)) as client:
-        list(openai_chat(fake_upstream, client))
+        chat = openai_chat(fake_upstream, client)
+        next(chat)  # started, still streaming
         pool = client._transport._pool
-        assert [c.claimed_by for c in pool._connections] == [None]
+        assert [(c.state, c.claimed_by) for c in pool._connections] == [(ACTIVE, None)]
+        list(chat)
