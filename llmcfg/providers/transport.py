@@ -45,7 +45,7 @@ class UpstreamPool(httpcore.ConnectionPool):
         on it yet still looks idle: it is not counted as idle, so it is neither closed to keep
         the idle count down or to make room, nor given to a second request.
         """
-        closing, kept, idle, waiting = [], [], [], None
+        closing, kept, idle, open_requests = [], [], [], None
         for connection in self._connections:
             state = connection.state
             if state == ACTIVE:  # most of them while chats stream: nothing to check
@@ -62,8 +62,9 @@ class UpstreamPool(httpcore.ConnectionPool):
                 if claim is not None and claim.connection is connection:
                     # Given out and not started on yet, unless its request has left the pool
                     # (cancelled before it started): then the connection is free again.
-                    waiting = set(self._requests) if waiting is None else waiting
-                    if claim in waiting:
+                    if open_requests is None:
+                        open_requests = set(self._requests)
+                    if claim in open_requests:
                         continue
                     connection.claimed_by = None
                 idle.append(connection)
