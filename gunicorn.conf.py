@@ -7,7 +7,7 @@ file as committed beside the other configurations it compares.
 
 import resource
 
-worker_class = "gevent"  # the relay's engine then runs in a greenlet of its own (llmcfg/chat/switchboard.py)
+worker_class = "gevent"  # each chat's engine then writes from its response's greenlet (llmcfg/chat/inline.py)
 workers = 2
 worker_connections = 1000  # open chats per worker
 # gevent runs the greenlets woken by other greenlets for at most one switch interval per loop turn

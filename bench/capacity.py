@@ -122,8 +122,8 @@ def parsing_sentence(floor: list["Level"], app_cpu: float, target_ms: float) -> 
     if runs_within(floor, target_ms) == len(floor):
         return said + ("the work a token needs fits this machine. What the app adds is the depth of its path, at "
                        f"{app_cpu / median_cpu_us(floor):.2f} times that CPU: each token climbs through httpx's "
-                       "stream, httpx-sse, the adapter, the fallback engine, the relay's hand-off and Flask's "
-                       "response iteration, each a layer of generators, and each chat's start comes on top.")
+                       "stream, httpx-sse, the adapter, the fallback engine and the relay, each a layer of "
+                       "generators, and each chat's start (Flask, the token check, the chain) comes on top.")
     return said + "not even the work alone, done flat, carries them here, so this machine sets the limit."
 
 
@@ -136,8 +136,8 @@ SERVE_RATIONALE = """\
 Why gunicorn.conf.py uses gevent with one worker process per core. A chat holds its connection for
 the whole answer, so a worker must hold hundreds at once: gevent's greenlets and gthread's threads
 can, sync workers cannot. What limits a 2-core machine is CPU per relayed token, not memory, and
-gevent spends less of it: the relay's engine runs in a greenlet that switches straight to the
-response with the tokens that arrived together (llmcfg/chat/switchboard.py), where a thread would
+gevent spends less of it: the chat's engine runs in its response's own greenlet and writes the
+tokens that arrived together straight to the client (llmcfg/chat/inline.py), where a thread would
 be woken once per token. gevent runs greenlets woken by other greenlets for at most one switch
 interval per loop turn, then polls sockets again; with Python's 5 ms, a busy worker running the
 relay's earlier thread-and-mailbox hand-off kept reading upstream sockets while woken responses

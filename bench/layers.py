@@ -3,7 +3,9 @@
 Each layer is timed as this process's CPU per token (the upstream runs in another process).
 `layer_costs` runs the layers here, one stream at a time: the relay's worker is an OS thread, and
 each layer shows its own cost. `layer_costs_under_gevent` runs them in a child process under
-gevent with many streams open at once, which is what one production worker pays (bench.layers_gevent).
+gevent with many streams open at once, which is what one production worker pays (bench.layers_gevent);
+there the last layer is the chat endpoint's stream under gevent (llmcfg/chat/inline.py), written
+to a counting sink instead of a client's socket.
 """
 
 import json
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from llmcfg.chat.relay import relay
+from llmcfg.chat.relay import relay, under_gevent
 from llmcfg.cooldown import MemoryCooldowns
 from llmcfg.fallback import FallbackEngine
 from llmcfg.providers import DEFAULT_READ_TIMEOUT, build_http_client, provider_for
@@ -29,7 +31,7 @@ from .seed import BENCH_KEY
 RUNS = 3  # each cost is the median of this many runs
 LAYERS = ("Socket read only (no HTTP parsing)", "+ the HTTP client (httpx, raw bytes)",
           "+ SSE parsing and the adapter (stream_chat)", "+ the fallback engine",
-          "+ the relay (hand-off to the response, SSE text)")
+          "+ the relay (SSE text for the response)")
 Costs = list[tuple[str, float]]
 # Runs one layer's reader for every stream at once and returns the tokens they read in all.
 RunStreams = Callable[[Callable[[], int], int], int]
@@ -83,9 +85,18 @@ def layer_costs(base_url: str, model: str, tokens: int, streams: int = 1,
 
     def relayed():
         chat = FallbackEngine(lambda t: provider, MemoryCooldowns())
+
+        def produce(cancelled):
+            return chat.stream([target], HELLO, cancelled)
+
+        if under_gevent():
+            from llmcfg.chat.inline import InlineStream
+
+            written = []
+            InlineStream(written.append, lambda e: None, 15.0).run(produce)
+            return sum(data.count(b"event: token\n") for data in written)
         # One piece of SSE text may carry several events (the relay writes what is waiting at once).
-        return sum(text.count("event: token\n")
-                   for text in relay(lambda cancelled: chat.stream([target], HELLO, cancelled), lambda e: None))
+        return sum(text.count("event: token\n") for text in relay(produce, lambda e: None))
 
     def cost(read) -> float:
         runs = []

@@ -258,9 +258,9 @@ def _describe(ctx: Context, results: dict[str, list[Level]], settled: tuple[str,
     gevent_runs = [lv for name, levels in results.items()
                    if "gevent" in name or (name == PRODUCTION and production_gevent) for lv in levels]
     if gevent_runs and all(lv.load.completed == lv.load.chats for lv in gevent_runs):
-        lines += ["", "Under gevent the relay's engine runs in a greenlet that hands its events straight to "
-                  "the response (llmcfg/chat/switchboard.py); every chat of the gevent runs completed, so "
-                  "that relay works there as well."]
+        lines += ["", "Under gevent the chat's engine runs in its response's own greenlet and writes its events "
+                  "to the client as it goes (llmcfg/chat/inline.py); every chat of the gevent runs completed, "
+                  "so that stream works there as well."]
     lines += ["", SERVE_RATIONALE]
     production = results.get(PRODUCTION, [])
     if production and max(sizes.stream_levels) >= sizes.stream_target:

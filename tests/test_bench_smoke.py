@@ -45,7 +45,7 @@ def test_tiny_run_prints_one_table_and_rewrites_the_report(tmp_path):
     # Beside each level, what the load generator and the upstream cost on the machine they share with the server.
     assert re.search(r"direct: 5/5; .*; harness CPU [0-9.,]+ µs/token \|", text)
     # The layer table has a column measured under gevent, in a child process (bench.layers_gevent).
-    assert "| 3 streams, gevent (µs/token) |" in text and "| + the relay (hand-off to the response, SSE text) |" in text
+    assert "| 3 streams, gevent (µs/token) |" in text and "| + the relay (SSE text for the response) |" in text
     if importlib.util.find_spec("litellm") is None:
         assert "LiteLLM is not installed" in run.stdout and "LiteLLM is not installed" in text
 
@@ -180,7 +180,7 @@ def test_profiled_stacks_count_for_the_innermost_layer_they_pass_through(tmp_pat
     chunked = [f"run ({site}/gevent/greenlet.py:1)", "stream_chat (/app/llmcfg/providers/adapter.py:9)",
                "read (/app/llmcfg/providers/chunked.py:4)", f"recv_into ({site}/gevent/_socketcommon.py:5)"]
     encode = ["relay (/app/llmcfg/chat/relay.py:1)", "dumps (/usr/lib/python3.11/json/__init__.py:2)"]
-    handed = ["relay_in_greenlets (/app/llmcfg/chat/switchboard.py:1)", "format_event (/app/llmcfg/chat/relay.py:2)"]
+    handed = ["run (/app/llmcfg/chat/inline.py:1)", "format_event (/app/llmcfg/chat/relay.py:2)"]
     idle = [f"run ({site}/gevent/hub.py:1)"]
     assert layer_of(recv).startswith("Upstream HTTP")
     assert layer_of(chunked).startswith("Upstream HTTP")

@@ -6,8 +6,8 @@ timed wait also arms and disarms a timer). The timeout's one job, noticing that 
 heard nothing for a while, goes to a single timer thread per process that checks every open
 stream a few times per heartbeat interval.
 
-Under gevent (the production workers) the relay does without the mailbox: the engine's greenlet
-switches straight to the response (switchboard.py); the heartbeat timer here serves both.
+Under gevent (the production workers) the chat endpoint does without the mailbox: the engine runs
+in the response's greenlet and writes as it goes (inline.py); the heartbeat timer here serves both.
 """
 
 import os

@@ -2,7 +2,8 @@
 
 The engine runs in a worker thread so the response can send `: ping` while the upstream is silent
 (a blocking upstream read cannot); events reach the response through a Mailbox (mailbox.py).
-Under gevent (the production workers) the engine is a greenlet instead (switchboard.py).
+Under gevent (the production workers) the chat endpoint writes from the engine's own greenlet
+instead (inline.py); relay() still works there, its worker thread a greenlet.
 When the client goes away the WSGI server closes our generator; its `finally` cancels the walk
 and shuts the live upstream socket, so no upstream connection outlives its client by more than
 one heartbeat.
@@ -78,7 +79,7 @@ def format_event(event: ChatEvent) -> str:
     return f"event: {event.event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _under_gevent() -> bool:
+def under_gevent() -> bool:
     """Whether gevent has patched threading here (gunicorn's gevent workers): one thread, many greenlets."""
     monkey = sys.modules.get("gevent.monkey")
     return monkey is not None and monkey.is_module_patched("threading")
@@ -127,11 +128,6 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
     produce receives a `cancelled()` callable; after_event runs in the response thread after
     each event is sent (the caller writes fallback rows there, off the worker's path).
     """
-    if _under_gevent():
-        from .switchboard import relay_in_greenlets
-
-        yield from relay_in_greenlets(produce, after_event, heartbeat)
-        return
     mailbox = Mailbox(heartbeat)
     handle = StreamHandle()
 

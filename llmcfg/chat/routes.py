@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from ..models import Course, Homework, LLMConfig
 from ..scoping import scoped_all
 from . import bp
-from .relay import HEARTBEAT_S, relay
+from .relay import HEARTBEAT_S, relay, under_gevent
 from .service import ChatInputError, build_engine, plan_chat, validate_messages
 from .transcript import Transcript
 
@@ -35,17 +35,23 @@ def stream():
         if event.terminal:
             engagements.flush()
 
+    def produce(cancelled):
+        return engine.stream(targets, messages, cancelled)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if under_gevent():
+        from .inline import inline_response
+
+        return inline_response(produce, after_event, heartbeat, engagements.flush, mimetype="text/event-stream",
+                               headers=headers)
+
     def body():
         try:
-            yield from relay(lambda cancelled: engine.stream(targets, messages, cancelled), after_event, heartbeat)
+            yield from relay(produce, after_event, heartbeat)
         finally:
             engagements.flush()
 
-    return Response(
-        stream_with_context(body()),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return Response(stream_with_context(body()), mimetype="text/event-stream", headers=headers)
 
 
 def _choices():

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from functools import cache
 
-# Run, where it is set, when reading an answer's body is about to wait for the socket: the gevent
-# relay hands over the events parsed so far there (chat/switchboard.py).
+# Run, where it is set, when reading an answer's body is about to wait for the socket: the chat
+# stream under gevent writes the events parsed so far there (chat/inline.py).
 before_body_read: ContextVar[Callable[[], None] | None] = ContextVar("llmcfg_before_body_read", default=None)
 
 
