@@ -227,8 +227,10 @@ def test_many_streams_at_once_each_get_their_own_events():
     def produce_for(name):
         def produce(cancelled):
             for i in range(20):
-                gevent.sleep(0.001)
+                gevent.sleep(0.001)  # the other streams run meanwhile
+                before_body_read.get()()  # this stream's own hook, as its upstream connection finds it
                 yield ChatEvent("token", {"text": f"{name}-{i}"})
+            before_body_read.get()()
             yield ChatEvent("done", {})
         return produce
 
