@@ -65,11 +65,10 @@ def test_tokens_parsed_from_one_read_go_out_in_one_write_before_the_next_read_wa
         yield ChatEvent("start", {})
         yield from tokens(5)  # all arrived together
         read()
-        writes_at_second_read.extend(client_writes())  # the read would wait now: they are out already
+        writes_at_second_read.extend(client.writes)  # the read would wait now: they are out already
         yield ChatEvent("done", {})
 
     client = Client()
-    client_writes = lambda: list(client.writes)  # noqa: E731
     InlineStream(client.write, lambda e: None, 15.0).run(produce)
     assert client.writes == [CONNECTED, "event: start\ndata: {}\n\n", token_text(0, 1, 2, 3, 4), DONE]
     assert writes_at_second_read == client.writes[:3]

@@ -29,12 +29,12 @@ from greenlet import getcurrent
 from ..fallback import ChatEvent
 from ..providers.waiting import before_body_read
 from .mailbox import heartbeats
-from .relay import MAX_BATCH, format_event, internal_error
+from .relay import CONNECTED_TEXT, MAX_BATCH, PING_TEXT, format_event, internal_error
 
 log = logging.getLogger(__name__)
 
-CONNECTED = b": connected\n\n"
-PING = b": ping\n\n"
+CONNECTED = CONNECTED_TEXT.encode()
+PING = PING_TEXT.encode()
 
 
 class ClientGone(BaseException):

@@ -26,6 +26,9 @@ from .mailbox import PING, Mailbox, heartbeats
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
+# SSE comments: the first thing a client reads, and what keeps an idle stream's connection open.
+CONNECTED_TEXT = ": connected\n\n"
+PING_TEXT = ": ping\n\n"
 MAX_BATCH = 64  # events per write at most
 _END = object()
 _current: contextvars.ContextVar["StreamHandle | None"] = contextvars.ContextVar("llmcfg_stream", default=None)
@@ -102,7 +105,7 @@ def written(next_items: Callable[[], list], sent: Callable[[], None],
     while not (terminal or ended):
         items = next_items()
         if items[0] is PING:
-            yield ": ping\n\n"
+            yield PING_TEXT
             sent()
             continue
         if items[-1] is _END:
@@ -147,7 +150,7 @@ def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_ev
 
     worker = threading.Thread(target=work, name="llmcfg-chat", daemon=True)
     try:
-        yield ": connected\n\n"
+        yield CONNECTED_TEXT
         heartbeats.add(mailbox)
         worker.start()
         yield from written(lambda: mailbox.take(MAX_BATCH), mailbox.sent, after_event)
