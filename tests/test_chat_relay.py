@@ -44,6 +44,23 @@ def test_engine_crash_ends_with_error_not_silence():
     assert text.rstrip().endswith("}") and text.count("event: error") == 1
 
 
+def test_a_failure_to_record_an_event_is_logged_and_the_stream_goes_on_to_one_ending(caplog):
+    def produce(cancelled):
+        yield ChatEvent("fallback", {"to_config_id": 2})
+        yield ChatEvent("token", {"text": "a"})
+        yield ChatEvent("done", {})
+
+    def after_event(event):
+        if event.event in ("fallback", "done"):
+            raise RuntimeError("database is locked")  # writing the fallback rows failed
+
+    text = collect(relay(produce, after_event))
+    assert 'event: token\ndata: {"text": "a"}' in text
+    assert text.endswith("event: done\ndata: {}\n\n") and text.count("event: ") == 3
+    failures = [r.getMessage() for r in caplog.records if "recording a chat's" in r.getMessage()]
+    assert failures == ["recording a chat's fallback event failed", "recording a chat's done event failed"]
+
+
 def test_heartbeat_comment_while_upstream_is_silent():
     release = threading.Event()
 

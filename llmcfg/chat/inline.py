@@ -29,7 +29,7 @@ from greenlet import getcurrent
 from ..fallback import ChatEvent
 from ..providers.waiting import before_body_read
 from .mailbox import heartbeats
-from .relay import CONNECTED_TEXT, MAX_BATCH, PING_TEXT, format_event, internal_error
+from .relay import CONNECTED_TEXT, MAX_BATCH, PING_TEXT, format_event, internal_error, recorded
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +110,7 @@ class InlineStream:
 
     def _write_events(self, items: list[ChatEvent]) -> None:
         self.send("".join(format_event(event) for event in items).encode())
-        for event in items:
-            try:
-                self.after_event(event)
-            except Exception:
-                # The client has the event already: failing to record it must not end the stream twice.
-                log.exception("recording a chat's %s event failed", event.event)
+        recorded(self.after_event, items)
 
     def send(self, data: bytes) -> None:
         """Write to the client from the stream's greenlet; raise ClientGone if it has left."""

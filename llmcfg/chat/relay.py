@@ -93,6 +93,16 @@ def internal_error() -> ChatEvent:
                                "reason": "internal_error", "attempts": []})
 
 
+def recorded(after_event: Callable[[ChatEvent], None], events: list[ChatEvent]) -> None:
+    """Run after_event for each event the client now has; a failure is logged, never a second ending."""
+    for event in events:
+        try:
+            after_event(event)
+        except Exception:
+            # The client has the event already: failing to record it must not end the stream twice.
+            log.exception("recording a chat's %s event failed", event.event)
+
+
 def written(next_items: Callable[[], list], sent: Callable[[], None],
             after_event: Callable[[ChatEvent], None]) -> Iterator[str]:
     """SSE text for the items next_items() hands over until a done or error; always end with one.
@@ -115,13 +125,12 @@ def written(next_items: Callable[[], list], sent: Callable[[], None],
             terminal = items[-1].terminal
             yield "".join(format_event(event) for event in items)
             sent()
-            for event in items:
-                after_event(event)
+            recorded(after_event, items)
     if not terminal:
         # The engine always ends with done or error; this guards against a bug, never silence.
         event = internal_error()
         yield format_event(event)
-        after_event(event)
+        recorded(after_event, [event])
 
 
 def relay(produce: Callable[[Callable[[], bool]], Iterator[ChatEvent]], after_event: Callable[[ChatEvent], None],
