@@ -96,14 +96,15 @@ class InlineStream:
         finally:
             if events is not None:
                 events.close()  # the engine's generators close, and with them the upstream answer
-        items, self.pending = self.pending, []
-        if items:
-            self._write_events(items)
+        self._write_pending()
         return False
 
     def before_body_read(self) -> None:
         """Run by the upstream connection when it is about to wait for its socket: write the tokens so far."""
         self.batching = True
+        self._write_pending()
+
+    def _write_pending(self) -> None:
         if self.pending:
             items, self.pending = self.pending, []
             self._write_events(items)
