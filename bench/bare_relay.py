@@ -60,7 +60,8 @@ class AppEvents:
 
     feed() takes what one read brought (the answer's head included) and returns the app's SSE text
     for every event completed so far, framed as one chunk (b"" when none is); `finished` turns true
-    at the answer's `[DONE]` or its last chunk.
+    at the answer's `[DONE]` or its last chunk, or at once for a status other than 200 (one `error`
+    event, as the app writes when no backup is left).
     """
 
     def __init__(self):
@@ -75,14 +76,26 @@ class AppEvents:
             end = self.raw.find(b"\r\n\r\n")
             if end < 0:
                 return b""
+            status = int(self.raw.split(b" ", 2)[1])
             self.raw, self.head_read = self.raw[end + 4:], True
+            if status != 200:
+                # The app, with no backup to turn to, ends such a chat with one error event: so does the floor.
+                self.finished = True
+                return _chunk(self._error(status))
         self._unframe()
         cut = self.body.rfind(b"\n\n")
         if cut < 0:
             return b""
         complete, self.body = self.body[:cut], self.body[cut + 2:]
-        out = b"".join(self._event(event) for event in complete.split(b"\n\n"))
-        return b"%X\r\n%s\r\n" % (len(out), out) if out else b""
+        return _chunk(b"".join(self._event(event) for event in complete.split(b"\n\n")))
+
+    @staticmethod
+    def _error(status: int) -> bytes:
+        from llmcfg.providers.wire import reason_for_status
+
+        data = {"message": f"The upstream answered HTTP {status}.", "reason": reason_for_status(status),
+                "attempts": [{"status": status, "reason": reason_for_status(status)}]}
+        return b"event: error\ndata: %s\n\n" % orjson.dumps(data)
 
     def _unframe(self) -> None:
         while not self.finished:
@@ -112,6 +125,11 @@ class AppEvents:
             if text:
                 out += b'event: token\ndata: {"text": %s}\n\n' % orjson.dumps(text)
         return out
+
+
+def _chunk(data: bytes) -> bytes:
+    """data framed as one HTTP chunk; b"" for no data (an empty chunk would end the answer)."""
+    return b"%X\r\n%s\r\n" % (len(data), data) if data else b""
 
 
 def relay_one(client: socket.socket, upstream_port: int, read_timeout: float, parse: bool = False) -> None:

@@ -115,6 +115,21 @@ def test_the_parsing_relay_answers_with_the_apps_events_for_every_token(upstream
     assert sent == sorted(sent) and len(set(sent)) == 5
 
 
+def test_the_parsing_relay_ends_a_rate_limited_answer_with_one_error_event(upstream):
+    import httpx
+    from httpx_sse import connect_sse
+
+    from bench.bare_relay import BareRelay
+
+    with BareRelay(upstream.port, parse=True) as relay, httpx.Client(timeout=10) as client:
+        body = {"model": "rl-3", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        with connect_sse(client, "POST", f"http://127.0.0.1:{relay.port}/v1/chat/completions", json=body) as source:
+            events = [(sse.event, sse.json()) for sse in source.iter_sse()]
+    assert [name for name, _ in events] == ["error"]
+    assert events[0][1]["reason"] == "rate_limited" and events[0][1]["attempts"][0]["status"] == 429
+    assert "429" in events[0][1]["message"]
+
+
 def test_the_parsing_relay_reads_an_answer_however_its_bytes_are_split():
     from bench.bare_relay import AppEvents
     from bench.upstream import Upstream, chunked
