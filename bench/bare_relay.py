@@ -93,8 +93,9 @@ class AppEvents:
     def _error(status: int) -> bytes:
         from llmcfg.providers.wire import reason_for_status
 
-        data = {"message": f"The upstream answered HTTP {status}.", "reason": reason_for_status(status),
-                "attempts": [{"status": status, "reason": reason_for_status(status)}]}
+        reason = reason_for_status(status)
+        data = {"message": f"The upstream answered HTTP {status}.", "reason": reason,
+                "attempts": [{"status": status, "reason": reason}]}
         return b"event: error\ndata: %s\n\n" % orjson.dumps(data)
 
     def _unframe(self) -> None:
